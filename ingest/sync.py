@@ -1,0 +1,260 @@
+"""Sync a folder of transcripts into the index, changing only what changed.
+
+The Chroma collections are their own record of what is indexed: every chunk carries its
+transcript id, source path and content hash, so a sync compares hashes and re-embeds only new
+or changed chunks. Writes go sentences first, chunk records last: a chunk record with the right
+hash is the commit marker of its piece, so a sync killed half-way is finished by the next run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chromadb.api import ClientAPI
+
+from ingest import index as ix
+from ingest.chunk import Chunk, chunk_transcript
+from ingest.config import Settings
+from ingest.parse import PARSERS, Transcript, TranscriptError, parse_file
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass
+class TranscriptPlan:
+    id: str
+    source: str
+    added: list[Chunk] = field(default_factory=list)
+    updated: list[Chunk] = field(default_factory=list)
+    unchanged: int = 0
+    deleted: list[str] = field(default_factory=list)
+    removed: bool = False  # the whole transcript is gone from the folder
+
+    @property
+    def status(self) -> str:
+        if self.removed:
+            return "removed"
+        if self.added and not (self.updated or self.unchanged or self.deleted):
+            return "added"
+        return "changed" if (self.added or self.updated or self.deleted) else "unchanged"
+
+
+@dataclass
+class SyncReport:
+    transcripts: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    dropped_lines: int = 0
+    skipped: list[dict] = field(default_factory=list)  # {"file": ..., "reason": ...}
+    plans: list[TranscriptPlan] = field(default_factory=list)
+    embedded: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    def counts(self) -> dict:
+        return {
+            "transcripts": self.transcripts,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "skipped": self.skipped,
+        }
+
+    def summary(self) -> str:
+        verb = "would be" if self.dry_run else ""
+        parts = [
+            f"{self.transcripts} transcript{'s' if self.transcripts != 1 else ''}",
+            f"chunks {verb + ' ' if verb else ''}added {self.added}, updated {self.updated}, "
+            f"unchanged {self.unchanged}, deleted {self.deleted}",
+            f"{self.dropped_lines} boilerplate lines dropped",
+        ]
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} file(s) skipped")
+        parts.append(f"{self.seconds:.1f} s")
+        return "; ".join(parts)
+
+
+@dataclass
+class Source:
+    path: Path
+    transcript_id: str
+    root: Path | None  # the folder it was found in, if any
+
+
+def discover(paths: Iterable[Path], report: SyncReport) -> tuple[list[Source], list[Path]]:
+    """Transcript files under the given paths, and the folders whose removals count."""
+    sources: list[Source] = []
+    roots: list[Path] = []
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        if path.is_dir():
+            roots.append(path)
+            for f in sorted(p for p in path.rglob("*") if p.is_file()):
+                rel = f.relative_to(path)
+                if any(part.startswith(".") for part in rel.parts):
+                    continue
+                if f.suffix.lower() not in PARSERS:
+                    report.skipped.append(
+                        {"file": str(f), "reason": f"unsupported format '{f.suffix or '(none)'}' "
+                         f"(supported: {', '.join(sorted(PARSERS))})"}
+                    )
+                    continue
+                sources.append(Source(f, rel.with_suffix("").as_posix(), path))
+        elif path.is_file():
+            sources.append(Source(path, path.stem, None))
+        else:
+            report.skipped.append({"file": str(raw), "reason": "no such file or folder"})
+    return sources, roots
+
+
+def _existing(collection) -> dict[str, dict]:
+    """id -> metadata of every chunk in the index."""
+    got = collection.get(include=["metadatas"])
+    return dict(zip(got["ids"], got["metadatas"]))
+
+
+def _batches(items: list, size: int):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def plan_sync(
+    paths: Iterable[Path], settings: Settings, chunks_collection, progress: Progress | None = None
+) -> SyncReport:
+    """Parse and chunk every transcript and compare with the index; writes nothing."""
+    report = SyncReport()
+    sources, roots = discover(paths, report)
+    existing = _existing(chunks_collection)
+    by_transcript: dict[str, dict[str, dict]] = {}
+    for cid, meta in existing.items():
+        by_transcript.setdefault(meta[ix.K_TRANSCRIPT], {})[cid] = meta
+    seen: set[str] = set()
+    for i, src in enumerate(sources):
+        if progress:
+            progress("parse", i, len(sources))
+        try:
+            transcript: Transcript = parse_file(src.path, src.transcript_id)
+        except TranscriptError as exc:
+            report.skipped.append({"file": str(src.path), "reason": str(exc)})
+            seen.add(src.transcript_id)  # a broken file keeps its old chunks until it is fixed
+            continue
+        except OSError as exc:
+            report.skipped.append({"file": str(src.path), "reason": f"cannot be read: {exc.strerror}"})
+            seen.add(src.transcript_id)
+            continue
+        if src.transcript_id in seen:
+            report.skipped.append(
+                {"file": str(src.path), "reason": f"another file already has the id '{src.transcript_id}'"}
+            )
+            continue
+        seen.add(src.transcript_id)
+        report.transcripts += 1
+        report.dropped_lines += sum(len(d.splitlines()) for d in transcript.dropped)
+        chunks = chunk_transcript(transcript, settings.chunk_max_chars, str(src.path))
+        old = by_transcript.get(src.transcript_id, {})
+        plan = TranscriptPlan(src.transcript_id, str(src.path))
+        for c in chunks:
+            prev = old.get(c.id)
+            if prev is None:
+                plan.added.append(c)
+            elif prev.get(ix.K_HASH) != c.metadata[ix.K_HASH]:
+                plan.updated.append(c)
+            else:
+                plan.unchanged += 1
+        new_ids = {c.id for c in chunks}
+        plan.deleted = sorted(cid for cid in old if cid not in new_ids)
+        report.plans.append(plan)
+    if progress:
+        progress("parse", len(sources), len(sources))
+    # Transcripts indexed from a synced folder whose file is gone: delete all their chunks.
+    for tid, old in sorted(by_transcript.items()):
+        if tid in seen:
+            continue
+        source = Path(next(iter(old.values())).get(ix.K_SOURCE, ""))
+        if any(source.is_relative_to(root) for root in roots) and not source.exists():
+            report.plans.append(TranscriptPlan(tid, str(source), deleted=sorted(old), removed=True))
+    for plan in report.plans:
+        report.added += len(plan.added)
+        report.updated += len(plan.updated)
+        report.unchanged += plan.unchanged
+        report.deleted += len(plan.deleted)
+    return report
+
+
+def apply_plan(
+    report: SyncReport,
+    embedder: ix.Embedder,
+    client: ClientAPI,
+    settings: Settings,
+    progress: Progress | None = None,
+) -> None:
+    """Embed and write what the plan says, sentences before their chunk record."""
+    chunks_coll = ix.open_collection(client, settings, ix.CHUNK_SUFFIX)
+    sent_coll = ix.open_collection(client, settings, ix.SENTENCE_SUFFIX)
+    batch = min(client.get_max_batch_size(), 512)
+    todo = [c for p in report.plans for c in (*p.added, *p.updated)]
+    total = len(todo)
+    done = 0
+    for group in _batches(todo, batch):
+        if progress:
+            progress("embed", done, total)
+        sent_ids, sent_docs, sent_meta = [], [], []
+        for c in group:
+            for j, s in enumerate(c.sentences):
+                sent_ids.append(ix.sentence_id(c.id, j))
+                sent_docs.append(s.text)
+                sent_meta.append({ix.K_CHUNK: c.id, ix.K_TRANSCRIPT: c.metadata[ix.K_TRANSCRIPT],
+                                  ix.K_SENT: j, ix.K_START: s.start, ix.K_END: s.end})
+        vectors = embedder.encode([c.embed_text for c in group] + sent_docs)
+        chunk_vecs, sent_vecs = vectors[: len(group)], vectors[len(group) :]
+        # A changed piece may have fewer sentences now, and a killed run may have left some:
+        # clear them first. The chunk record is written last, so a kill here is redone next run.
+        sent_coll.delete(where={ix.K_CHUNK: {"$in": [c.id for c in group]}})
+        for lo in range(0, len(sent_ids), batch):
+            hi = lo + batch
+            sent_coll.upsert(
+                ids=sent_ids[lo:hi],
+                embeddings=sent_vecs[lo:hi],
+                documents=sent_docs[lo:hi],
+                metadatas=sent_meta[lo:hi],
+            )
+        chunks_coll.upsert(
+            ids=[c.id for c in group],
+            embeddings=chunk_vecs,
+            documents=[c.text for c in group],
+            metadatas=[c.metadata for c in group],
+        )
+        done += len(group)
+        report.embedded += len(group) + len(sent_docs)
+    if progress:
+        progress("embed", total, total)
+    doomed = [cid for p in report.plans for cid in p.deleted]
+    for ids in _batches(doomed, batch):
+        chunks_coll.delete(ids=ids)
+        sent_coll.delete(where={ix.K_CHUNK: {"$in": ids}})
+
+
+
+def sync_paths(
+    paths: Iterable[Path],
+    settings: Settings,
+    embedder: ix.Embedder,
+    client: ClientAPI,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Bring the index in line with the transcripts under `paths`; `dry_run` only plans."""
+    started = time.perf_counter()
+    chunks_coll = ix.open_collection(client, settings, ix.CHUNK_SUFFIX)
+    report = plan_sync(paths, settings, chunks_coll, progress)
+    report.dry_run = dry_run
+    if not dry_run:
+        apply_plan(report, embedder, client, settings, progress)
+    report.seconds = time.perf_counter() - started
+    return report

@@ -1,0 +1,174 @@
+"""The built-in answerer: quotes the one to three source sentences that best answer the question.
+
+Every statement it makes is a verbatim sentence with its `[n]` citation, so each is checkable
+against its passage. It abstains when the best evidence is too weak, or when the question asks
+for a kind of answer (a date, a number, an amount, a name) that none of the close sentences holds.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ingest import index as ix
+from service.retrieve import Retrieval, Retriever, words
+
+ABSTAIN_TEXT = (
+    "The transcripts do not cover this question, so I cannot answer it from them. "
+    "The closest passages are listed below."
+)
+
+# What kind of answer a question asks for, and how to recognise a sentence that holds one.
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|half|double)\b", re.I)
+_MONEY = re.compile(r"[$€£¥]|\b(usd|eur|gbp|dollars?|euros?|pounds?|cents?|yuan|rmb|free of charge)\b", re.I)
+_DATE = re.compile(r"\b(1[89]\d\d|20\d\d|\d{1,2}(st|nd|rd|th)?|january|february|march|april|may|june|july|august|september|october|november|december|ago|last year|this year|yesterday|today|recently|decade)\b", re.I)
+_ANSWER_TYPES = [
+    ("money", re.compile(r"\b(cost|costs|price|prices|priced|pay|charge|charges|fee|fees|spend|salary|revenue|budget)\b|\bhow much (does|do|did|is|was|will)\b", re.I), _MONEY),
+    ("date", re.compile(r"^\s*(when|since when)\b|\b(what|which) (year|month|date|day)\b", re.I), _DATE),
+    ("number", re.compile(r"\bhow (much|many|long|big|large|fast|often)\b|\bwhat (percentage|percent|proportion|number|amount|share|rate)\b|\b(market share)\b", re.I), _NUMBER),
+    ("person", re.compile(r"^\s*(who|whom|whose)\b|\bname of\b|\bnamed\b", re.I), None),
+    ("place", re.compile(r"^\s*where\b", re.I), None),
+]
+_OPENERS = {"he", "she", "it", "this", "that", "they", "these", "those", "there", "him", "her", "his", "its", "their"}
+
+
+def answer_type(question: str) -> str | None:
+    for name, pattern, _ in _ANSWER_TYPES:
+        if pattern.search(question):
+            return name
+    return None
+
+
+_CAPS = re.compile(r"(?<![“\"‘'])\b[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*")
+
+
+def _new_names(sentence: str, question: str, min_words: int) -> bool:
+    """A capitalised name of at least `min_words` words that the question does not contain.
+
+    The sentence's first word and words right after an opening quote are skipped: they are
+    capitalised by position, not because they are names.
+    """
+    known = {w.removesuffix("'s") for w in words(question)} | {"i"}
+    for m in _CAPS.finditer(sentence):
+        if m.start() == 0 or re.search(r"[.!?:]\s*$", sentence[: m.start()]):
+            continue
+        parts = [w.lower().replace("’", "'").strip("'‘.,;:!?()").removesuffix("'s") for w in m.group(0).split()]
+        new = [w for w in parts if w not in known]
+        if len(parts) >= min_words and new:
+            return True
+    return False
+
+
+def holds_type(kind: str | None, sentence: str, question: str) -> bool:
+    if kind is None:
+        return True
+    if kind == "person":  # a person is named with at least two words ("Wanli Min")
+        return _new_names(sentence, question, 2)
+    if kind == "place":  # a place or an employer can be one word ("Oracle")
+        return _new_names(sentence, question, 1)
+    pattern = next(p for n, _, p in _ANSWER_TYPES if n == kind)
+    return bool(pattern.search(sentence))
+
+
+@dataclass
+class Quote:
+    n: int  # citation number (1-based rank of the passage)
+    text: str
+    start: int  # span in the source file
+    end: int
+    score: float
+
+
+@dataclass
+class Answer:
+    text: str
+    abstained: bool
+    quotes: list[Quote] = field(default_factory=list)
+    evidence: float = 0.0  # score of the best sentence: what the abstention threshold compares
+
+    @property
+    def citations(self) -> list[int]:
+        return sorted({q.n for q in self.quotes})
+
+
+class ExtractiveAnswerer:
+    """Select, rank and quote sentences from the top passages."""
+
+    passages = 3  # sentences are drawn from this many top passages
+    lexical_weight = 0.5
+    passage_weight = 1.0
+    opening_weight = 0.6
+    margin = 0.25
+    max_sentences = 3
+
+    def __init__(self, retriever: Retriever, threshold: float):
+        self.retriever = retriever
+        self.threshold = threshold
+
+    def score_sentences(self, retrieval: Retrieval) -> list[Quote]:
+        """Score each sentence of the top passages as an answer to the question.
+
+        score = cosine(question, sentence) + lexical overlap (IDF-weighted)
+              + the passage's lead over the best passage (answers come from the best passage
+                unless another holds a clearly better sentence)
+              + an opening bonus when the interviewer asked what the user asks: interview
+                answers state their point first.
+        """
+        hits = retrieval.hits[: self.passages]
+        if not hits:
+            return []
+        stored = self.retriever.sentences_of(hits)
+        qtokens = set(self.retriever.tokens(retrieval.question))
+        qweight = sum(self.retriever.idf_of(t) for t in qtokens) or 1.0
+        asked = self.retriever.question_similarity(retrieval, hits)
+        top = hits[0].score
+        quotes = []
+        for rank, hit in enumerate(hits):
+            first_piece = int(hit.meta.get(ix.K_PIECE, 1)) == 1
+            for text, emb, meta in stored.get(hit.id, []):
+                cos = float(np.dot(retrieval.qvec, emb))
+                overlap = qtokens.intersection(self.retriever.tokens(text))
+                lex = sum(self.retriever.idf_of(t) for t in overlap) / qweight
+                opening = 0.0
+                if first_piece and meta[ix.K_SENT] < 2:
+                    opening = self.opening_weight * max(0.0, asked[rank] - 0.3) / (1 + meta[ix.K_SENT])
+                score = cos + self.lexical_weight * lex + self.passage_weight * (hit.score - top) + opening
+                quotes.append(Quote(rank + 1, text, meta[ix.K_START], meta[ix.K_END], score))
+        return quotes
+
+    def answer(self, retrieval: Retrieval) -> Answer:
+        quotes = self.score_sentences(retrieval)
+        if not quotes:
+            return Answer(ABSTAIN_TEXT, True)
+        kind = answer_type(retrieval.question)
+        ranked = sorted(quotes, key=lambda q: -q.score)
+        typed = [q for q in ranked if holds_type(kind, q.text, retrieval.question)]
+        best = typed[0] if typed else None
+        evidence = best.score if best else 0.0
+        if best is None or evidence < self.threshold:
+            return Answer(ABSTAIN_TEXT, True, evidence=round(evidence, 4))
+        chosen = [best]
+        # The sentence after the best one usually completes it ("I worked there…", "The
+        # mission is…"); then the strongest other sentence of the expected kind, if close.
+        same = [q for q in quotes if q.n == best.n]
+        idx = same.index(best)
+        if idx > 0 and set(words(best.text)[:4]) & _OPENERS:
+            chosen.append(same[idx - 1])  # "I worked there…": quote what "there" refers to
+        elif idx + 1 < len(same):
+            chosen.append(same[idx + 1])
+        for q in typed if kind else ranked:
+            if len(chosen) >= self.max_sentences:
+                break
+            if q not in chosen and q.score >= best.score - self.margin:
+                chosen.append(q)
+        chosen.sort(key=lambda q: (q.n, q.start))
+        speaker = self._speaker(retrieval, chosen[0].n)
+        body = " ".join(f"“{q.text}” [{q.n}]" for q in chosen)
+        return Answer(f"{speaker}: {body}" if speaker else body, False, chosen, round(evidence, 4))
+
+    @staticmethod
+    def _speaker(retrieval: Retrieval, n: int) -> str:
+        meta = retrieval.hits[n - 1].meta
+        return meta.get(ix.K_SPEAKER, "")

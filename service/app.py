@@ -1,0 +1,65 @@
+"""The app factory: `create_app(settings)` builds the FastAPI app; the lifespan loads the heavy parts once."""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from ingest.config import Settings
+from service.api import chat, health
+from service.chat import build_pipeline
+
+STATIC = Path(__file__).parent / "static"
+log = logging.getLogger("service")
+
+
+def _describe(errors) -> str:
+    """One readable sentence per validation problem, naming the field."""
+    parts = []
+    for err in errors:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        msg = err.get("msg", "is invalid").removeprefix("Value error, ")
+        if err.get("type") == "json_invalid":
+            loc, msg = "body", f"the request body is not valid JSON ({err.get('ctx', {}).get('error', 'parse error')})"
+        parts.append(f"{loc}: {msg}")
+    return "; ".join(parts)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        app.state.settings = settings
+        app.state.pipeline = build_pipeline(settings)
+        log.info("ready: %d chunks", len(app.state.pipeline.retriever.docs))
+        yield
+
+    app = FastAPI(
+        title="Transcript chat",
+        description="Grounded, cited answers from interview transcripts.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": _describe(exc.errors())})
+
+    app.include_router(health.router)
+    app.include_router(chat.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    return app

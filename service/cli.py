@@ -1,0 +1,42 @@
+"""`rag-serve`: ingest the transcripts if the index is empty, then serve the API and chat UI."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rag-serve",
+        description="Serve the chat UI (/) and the REST API (/docs). Ingests TRANSCRIPTS_DIR "
+        "first when the index is empty.",
+        epilog="example: rag-serve --port 8000",
+    )
+    parser.add_argument("--host", help="interface to bind (default HOST, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default PORT, 8000)")
+    parser.add_argument("--no-ingest", action="store_true", help="do not ingest an empty index")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import uvicorn
+
+    from ingest import index as ix
+    from ingest.config import Settings
+    from service.app import create_app
+
+    settings = Settings()
+    if not args.no_ingest:
+        client = ix.chroma_client(settings)
+        if ix.open_collection(client, settings, ix.CHUNK_SUFFIX).count() == 0:
+            from ingest.sync import sync_paths
+
+            report = sync_paths([settings.transcripts_dir], settings, ix.load_embedder(settings, lazy=True), client)
+            print(f"ingested: {report.summary()}", file=sys.stderr)
+        del client
+    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""`rag-eval`: retrieval and answer metrics on evaluation cases (see shared eval README)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+EPILOG = """examples:
+  rag-eval ../shared/eval/dev.jsonl                 in process, against the local index
+  rag-eval cases.jsonl --url http://127.0.0.1:8000  against a running service
+  rag-eval cases.jsonl --json                       one JSON object with the metrics"""
+
+
+def normalise(text: str) -> str:
+    text = text.lower().translate(str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'}))
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def load_cases(path: Path) -> list[dict]:
+    cases = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            case = json.loads(line)
+            if "messages" not in case:
+                case["messages"] = [{"role": "user", "content": case["question"]}]
+            cases.append(case)
+    return cases
+
+
+def score_case(case: dict, response: dict) -> dict:
+    """Rank of the first gold passage, answer correctness and abstention for one case."""
+    texts = [normalise(s["text"]) for s in response["sources"]]
+    rank = None
+    if case.get("answerable", True):
+        gold = [normalise(p) for p in case.get("passage_any", [])]
+        rank = next((i + 1 for i, t in enumerate(texts) if any(g in t for g in gold)), None)
+    answer = normalise(response["answer"])
+    correct = all(any(normalise(alt) in answer for alt in group) for group in case.get("answer_all", []))
+    return {"id": case.get("id"), "rank": rank, "correct": correct and not response["abstained"],
+            "abstained": response["abstained"], "answerable": case.get("answerable", True),
+            "evidence": response.get("evidence"), "answer": response["answer"]}
+
+
+def metrics(results: list[dict]) -> dict:
+    pos = [r for r in results if r["answerable"]]
+    neg = [r for r in results if not r["answerable"]]
+    div = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
+    return {
+        "n": len(results),
+        "hit_at_1": div(sum(r["rank"] == 1 for r in pos), len(pos)),
+        "hit_at_3": div(sum(bool(r["rank"] and r["rank"] <= 3) for r in pos), len(pos)),
+        "mrr": div(sum(1 / r["rank"] for r in pos if r["rank"]), len(pos)),
+        "answer_accuracy": div(sum(r["correct"] for r in pos), len(pos)),
+        "abstain_accuracy": div(sum(r["abstained"] for r in neg), len(neg)),
+        "false_abstain_rate": div(sum(r["abstained"] for r in pos), len(pos)),
+    }
+
+
+def wrong(r: dict) -> bool:
+    if not r["answerable"]:
+        return not r["abstained"]
+    return r["rank"] != 1 or not r["correct"]
+
+
+def run_cases(cases: list[dict], url: str | None, top_k: int) -> list[dict]:
+    if url:
+        import httpx
+
+        with httpx.Client(base_url=url, timeout=120) as http:
+            responses = []
+            for c in cases:
+                r = http.post("/v1/chat", json={"messages": c["messages"], "top_k": top_k})
+                r.raise_for_status()
+                responses.append(r.json())
+    else:
+        from ingest.config import Settings
+        from service.chat import build_pipeline
+        from service.schemas import ChatRequest
+
+        pipeline = build_pipeline(Settings())
+        responses = []
+        for c in cases:
+            resp = pipeline.run(ChatRequest(messages=c["messages"], top_k=top_k))
+            responses.append(resp.model_dump())
+    return [score_case(c, r) for c, r in zip(cases, responses)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rag-eval", description="Run evaluation cases through the chat pipeline and print "
+        "hit@1, hit@3, MRR, answer accuracy, abstention accuracy and false-abstention rate.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("cases", type=Path, help="JSONL file of cases")
+    parser.add_argument("--url", help="evaluate a running service over HTTP instead of in process")
+    parser.add_argument("--top-k", type=int, default=5, help="passages per question (default 5)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the metrics")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if not args.cases.is_file():
+        parser.error(f"no such cases file: {args.cases}")
+    results = run_cases(load_cases(args.cases), args.url, args.top_k)
+    m = metrics(results)
+    if args.json:
+        print(json.dumps(m))
+        return 0
+    for key, value in m.items():
+        print(f"{key:20} {value}")
+    bad = [r for r in results if wrong(r)]
+    if bad:
+        print("\ncases not right:")
+    for r in bad:
+        print(f"  {r['id']}: rank={r['rank']} correct={r['correct']} abstained={r['abstained']} "
+              f"evidence={r['evidence']}\n    {r['answer'][:300]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
