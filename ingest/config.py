@@ -55,11 +55,12 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     abstain_threshold: float = Field(
-        0.54,
+        0.53,
         ge=0.0,
         le=1.0,
-        description="Below this evidence score the built-in answerer abstains; calibrated on the dev "
-        "cases as the midpoint between the strongest unanswerable and weakest answerable evidence.",
+        description="Below this evidence score the built-in answerer abstains; set from "
+        "`rag-eval CASES --calibrate` (midway between the weakest answerable and the strongest "
+        "unanswerable case's evidence).",
     )
     answer_mode: Literal["extractive", "llm"] = Field(
         "extractive", description="`extractive` (built-in, no LLM) or `llm` (any OpenAI-compatible server)."

@@ -41,6 +41,11 @@ def answer_type(question: str) -> str | None:
     return None
 
 
+_DEMONYMS = {
+    "american", "asian", "british", "chinese", "english", "european", "french", "german", "indian",
+    "italian", "japanese", "korean", "russian", "spanish", "african", "canadian", "australian",
+    "dutch", "swedish", "irish", "scottish", "western", "eastern", "northern", "southern",
+}  # fmt: skip
 _CAPS = re.compile(r"(?<![“\"‘'])\b[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*")
 
 
@@ -50,13 +55,14 @@ def _new_names(sentence: str, question: str, min_words: int) -> bool:
     The sentence's first word and words right after an opening quote are skipped: they are
     capitalised by position, not because they are names.
     """
-    known = {w.removesuffix("'s") for w in words(question)} | {"i"}
+    known = {w.removesuffix("'s") for w in words(question)} | {"i", "i'm", "i've", "i'd", "i'll"}
     for m in _CAPS.finditer(sentence):
         if m.start() == 0 or re.search(r"[.!?:]\s*$", sentence[: m.start()]):
             continue
         parts = [w.lower().replace("’", "'").strip("'‘.,;:!?()").removesuffix("'s") for w in m.group(0).split()]
-        new = [w for w in parts if w not in known]
-        if len(parts) >= min_words and new:
+        # "Alibaba Cloud" is not new when the question names Alibaba; nationality adjectives
+        # ("Chinese heritage") are capitalised without naming anyone or anywhere.
+        if len(parts) >= min_words and not (set(parts) & known) and not (set(parts) <= _DEMONYMS):
             return True
     return False
 
@@ -158,10 +164,13 @@ class ExtractiveAnswerer:
             chosen.append(same[idx - 1])  # "I worked there…": quote what "there" refers to
         elif idx + 1 < len(same):
             chosen.append(same[idx + 1])
-        for q in typed if kind else ranked:
+        # A question of a kind ("who…") often has several answers in the same passage.
+        extras = [q for q in typed if q.n == best.n] if kind else []
+        extras += [q for q in ranked if q.score >= best.score - self.margin]
+        for q in extras:
             if len(chosen) >= self.max_sentences:
                 break
-            if q not in chosen and q.score >= best.score - self.margin:
+            if q not in chosen:
                 chosen.append(q)
         chosen.sort(key=lambda q: (q.n, q.start))
         speaker = self._speaker(retrieval, chosen[0].n)

@@ -66,7 +66,20 @@ def wrong(r: dict) -> bool:
     return r["rank"] != 1 or not r["correct"]
 
 
-def run_cases(cases: list[dict], url: str | None, top_k: int) -> list[dict]:
+def calibrate(cases: list[dict], top_k: int) -> dict:
+    """Evidence of every case with abstention off, and the threshold midway between classes."""
+    from ingest.config import Settings
+
+    settings = Settings(abstain_threshold=0.0)
+    results = run_cases(cases, None, top_k, settings)
+    pos = [r["evidence"] for r in results if r["answerable"] and r["rank"]]
+    neg = [r["evidence"] for r in results if not r["answerable"]]
+    low, high = min(pos), max(neg, default=0.0)
+    return {"weakest_answerable": low, "strongest_unanswerable": high,
+            "threshold": round((low + high) / 2, 3), "separable": low > high}
+
+
+def run_cases(cases: list[dict], url: str | None, top_k: int, settings=None) -> list[dict]:
     if url:
         import httpx
 
@@ -81,7 +94,7 @@ def run_cases(cases: list[dict], url: str | None, top_k: int) -> list[dict]:
         from service.chat import build_pipeline
         from service.schemas import ChatRequest
 
-        pipeline = build_pipeline(Settings())
+        pipeline = build_pipeline(settings or Settings())
         responses = []
         for c in cases:
             resp = pipeline.run(ChatRequest(messages=c["messages"], top_k=top_k))
@@ -98,10 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="evaluate a running service over HTTP instead of in process")
     parser.add_argument("--top-k", type=int, default=5, help="passages per question (default 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the metrics")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="print the abstention threshold that separates the cases (ABSTAIN_THRESHOLD)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if not args.cases.is_file():
         parser.error(f"no such cases file: {args.cases}")
+    if args.calibrate:
+        print(json.dumps(calibrate(load_cases(args.cases), args.top_k)))
+        return 0
     results = run_cases(load_cases(args.cases), args.url, args.top_k)
     m = metrics(results)
     if args.json:
