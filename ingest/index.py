@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import chromadb
@@ -125,13 +126,88 @@ def chroma_client(settings: Settings) -> ClientAPI:
     )
 
 
-def collection_name(settings: Settings, suffix: str) -> str:
-    return f"{settings.collection}_{suffix}"
+META_SUFFIX = "meta"
+STATE_ID = "state"
 
 
-def open_collection(client: ClientAPI, settings: Settings, suffix: str) -> Collection:
-    """Get or create one of the index's collections (cosine space, model recorded)."""
+@dataclass(frozen=True)
+class IndexState:
+    """What the index records about itself, in Chroma next to the data.
+
+    `generation` names the live pair of collections (a rebuild fills the next one and flips
+    this); `version` is bumped by every sync that writes, so each service worker can tell
+    its keyword index is stale; `embedding_model` is what the live generation was built with.
+    """
+
+    generation: int = 1
+    version: int = 0
+    embedding_model: str = ""
+
+
+def collection_name(settings: Settings, suffix: str, generation: int = 1) -> str:
+    if suffix == META_SUFFIX:
+        return f"{settings.collection}_{META_SUFFIX}"
+    return f"{settings.collection}_g{generation}_{suffix}"
+
+
+def _meta(client: ClientAPI, settings: Settings) -> Collection:
+    return client.get_or_create_collection(collection_name(settings, META_SUFFIX))
+
+
+def read_state(client: ClientAPI, settings: Settings) -> IndexState:
+    got = _meta(client, settings).get(ids=[STATE_ID], include=["metadatas"])
+    if not got["ids"]:
+        return IndexState()
+    m = got["metadatas"][0]
+    return IndexState(int(m["generation"]), int(m["version"]), str(m.get("embedding_model", "")))
+
+
+def write_state(client: ClientAPI, settings: Settings, state: IndexState) -> None:
+    _meta(client, settings).upsert(
+        ids=[STATE_ID],
+        documents=["index state"],
+        embeddings=[[0.0]],
+        metadatas=[{"generation": state.generation, "version": state.version,
+                    "embedding_model": state.embedding_model}],
+    )
+
+
+class ModelMismatch(RuntimeError):
+    pass
+
+
+def check_model(state: IndexState, settings: Settings, where: str) -> None:
+    """Refuse to mix embeddings of two models in one index."""
+    if state.embedding_model and state.embedding_model != settings.embedding_model:
+        raise ModelMismatch(
+            f"the index in {where} was built with the embedding model '{state.embedding_model}', "
+            f"but EMBEDDING_MODEL is '{settings.embedding_model}'. Either set "
+            f"EMBEDDING_MODEL={state.embedding_model}, or rebuild the index with the new model: "
+            f"rag-ingest --rebuild"
+        )
+
+
+def open_collection(
+    client: ClientAPI, settings: Settings, suffix: str, generation: int | None = None
+) -> Collection:
+    """Get or create one of the index's collections (cosine space) in the live generation."""
+    if generation is None:
+        generation = read_state(client, settings).generation
     return client.get_or_create_collection(
-        collection_name(settings, suffix),
+        collection_name(settings, suffix, generation),
         metadata={"hnsw:space": "cosine", "embedding_model": settings.embedding_model},
     )
+
+
+def drop_generation(client: ClientAPI, settings: Settings, generation: int) -> None:
+    for suffix in (CHUNK_SUFFIX, SENTENCE_SUFFIX):
+        try:
+            client.delete_collection(collection_name(settings, suffix, generation))
+        except Exception:  # noqa: BLE001 - absent already: nothing to drop
+            pass
+
+
+def store_label(settings: Settings) -> str:
+    if settings.client_server:
+        return f"chroma server {settings.chroma_host}:{settings.chroma_port}"
+    return f"embedded store {settings.chroma_path}"

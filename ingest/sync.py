@@ -18,6 +18,7 @@ from chromadb.api import ClientAPI
 from ingest import index as ix
 from ingest.chunk import Chunk, chunk_transcript
 from ingest.config import Settings
+from ingest.metrics import record_sync
 from ingest.parse import PARSERS, Transcript, TranscriptError, parse_file
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -192,11 +193,12 @@ def apply_plan(
     embedder: ix.Embedder,
     client: ClientAPI,
     settings: Settings,
+    generation: int,
     progress: Progress | None = None,
 ) -> None:
     """Embed and write what the plan says, sentences before their chunk record."""
-    chunks_coll = ix.open_collection(client, settings, ix.CHUNK_SUFFIX)
-    sent_coll = ix.open_collection(client, settings, ix.SENTENCE_SUFFIX)
+    chunks_coll = ix.open_collection(client, settings, ix.CHUNK_SUFFIX, generation)
+    sent_coll = ix.open_collection(client, settings, ix.SENTENCE_SUFFIX, generation)
     batch = min(client.get_max_batch_size(), 512)
     todo = [c for p in report.plans for c in (*p.added, *p.updated)]
     total = len(todo)
@@ -248,13 +250,78 @@ def sync_paths(
     client: ClientAPI,
     dry_run: bool = False,
     progress: Progress | None = None,
+    generation: int | None = None,
 ) -> SyncReport:
-    """Bring the index in line with the transcripts under `paths`; `dry_run` only plans."""
+    """Bring the index in line with the transcripts under `paths`; `dry_run` only plans.
+
+    Syncs the live generation unless `generation` names another (a rebuild's). A sync that
+    wrote anything bumps the index version, which tells service workers to reload.
+    """
     started = time.perf_counter()
-    chunks_coll = ix.open_collection(client, settings, ix.CHUNK_SUFFIX)
+    state = ix.read_state(client, settings)
+    live = generation is None
+    if live:
+        ix.check_model(state, settings, ix.store_label(settings))
+    gen = state.generation if live else generation
+    chunks_coll = ix.open_collection(client, settings, ix.CHUNK_SUFFIX, gen)
     report = plan_sync(paths, settings, chunks_coll, progress)
     report.dry_run = dry_run
     if not dry_run:
-        apply_plan(report, embedder, client, settings, progress)
+        apply_plan(report, embedder, client, settings, gen, progress)
+        changed = report.added or report.updated or report.deleted
+        if live and (changed or state.embedding_model != settings.embedding_model):
+            ix.write_state(client, settings, ix.IndexState(gen, state.version + 1, settings.embedding_model))
+    report.seconds = time.perf_counter() - started
+    record_sync(report)  # Prometheus counters (served by /metrics when the service ingests)
+    return report
+
+
+class RebuildFailed(RuntimeError):
+    pass
+
+
+def rebuild(
+    paths: Iterable[Path],
+    settings: Settings,
+    embedder: ix.Embedder,
+    client: ClientAPI,
+    progress: Progress | None = None,
+    grace_seconds: float = 2.0,
+) -> SyncReport:
+    """Build the next generation beside the live one, check it, switch to it, drop the old one.
+
+    Until the switch (one write of the state record) the live generation serves untouched; a
+    failed or killed rebuild leaves only an unused generation, dropped by the next rebuild.
+    """
+    started = time.perf_counter()
+    state = ix.read_state(client, settings)
+    new = state.generation + 1
+    ix.drop_generation(client, settings, new)  # leftovers of an interrupted rebuild
+    paths = list(paths)
+    report = sync_paths(paths, settings, embedder, client, progress=progress, generation=new)
+    try:
+        verify_generation(report, settings, embedder, client, new)
+    except RebuildFailed:
+        ix.drop_generation(client, settings, new)
+        raise
+    ix.write_state(client, settings, ix.IndexState(new, state.version + 1, settings.embedding_model))
+    time.sleep(grace_seconds)  # requests that started on the old generation finish on it
+    ix.drop_generation(client, settings, state.generation)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def verify_generation(report: SyncReport, settings: Settings, embedder, client, generation: int) -> None:
+    """A new generation must hold every planned chunk and find a known chunk by its question."""
+    chunks = ix.open_collection(client, settings, ix.CHUNK_SUFFIX, generation)
+    count = chunks.count()
+    if report.transcripts == 0 or count != report.added:
+        raise RebuildFailed(
+            f"the new index generation holds {count} chunks, expected {report.added} "
+            f"from {report.transcripts} transcripts; the live index was left as it was"
+        )
+    probe = next(c for p in report.plans for c in p.added)
+    found = chunks.query(query_embeddings=embedder.encode([probe.embed_text]), n_results=min(10, count))
+    if probe.id not in found["ids"][0]:
+        raise RebuildFailed("the probe query did not find its own chunk in the new generation; "
+                            "the live index was left as it was")

@@ -125,9 +125,10 @@ class ExtractiveAnswerer:
         hits = retrieval.hits[: self.passages]
         if not hits:
             return []
-        stored = self.retriever.sentences_of(hits)
+        stored = self.retriever.sentences_of(retrieval, hits)
         qtokens = set(self.retriever.tokens(retrieval.question))
-        qweight = sum(self.retriever.idf_of(t) for t in qtokens) or 1.0
+        snap = retrieval.snapshot
+        qweight = sum(self.retriever.idf_of(t, snap) for t in qtokens) or 1.0
         asked = self.retriever.question_similarity(retrieval, hits)
         top = hits[0].score
         quotes = []
@@ -136,7 +137,7 @@ class ExtractiveAnswerer:
             for text, emb, meta in stored.get(hit.id, []):
                 cos = float(np.dot(retrieval.qvec, emb))
                 overlap = qtokens.intersection(self.retriever.tokens(text))
-                lex = sum(self.retriever.idf_of(t) for t in overlap) / qweight
+                lex = sum(self.retriever.idf_of(t, snap) for t in overlap) / qweight
                 opening = 0.0
                 if first_piece and meta[ix.K_SENT] < 2:
                     opening = self.opening_weight * max(0.0, asked[rank] - 0.3) / (1 + meta[ix.K_SENT])
