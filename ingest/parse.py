@@ -4,11 +4,21 @@ The plain-text interview format is paragraphs separated by blank lines: a title,
 names the interviewee, then interviewer questions each followed by the interviewee's answer.
 Web captures also carry image captions, share/footer boilerplate and advertising; those are
 dropped and counted, never indexed.
+
+Other formats land in the same structure (`PARSERS`, keyed by file suffix):
+
+- `.txt` whose paragraphs mostly start with a speaker label (`Interviewer: …`, `Jane Doe: …`,
+  `Q: …`/`A: …`) is parsed as speaker-labelled text; any other `.txt` as the plain format.
+- `.md`/`.markdown`, `.vtt`, `.srt` and `.docx` live in `ingest.formats`.
+
+Every `Paragraph.start/end` is a span of `Transcript.text`: the file itself for `.txt`, a
+normalised plain text built while parsing for the other formats.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +30,7 @@ class TranscriptError(ValueError):
 @dataclass
 class Paragraph:
     text: str
-    start: int  # character offsets in the source text
+    start: int  # character offsets in Transcript.text
     end: int
 
 
@@ -176,6 +186,427 @@ def parse_plain(text: str, transcript_id: str) -> Transcript:
     return Transcript(transcript_id, title or transcript_id, intro, name, role, turns, dropped, text)
 
 
+# --- Speaker labels and the shared question/answer assembler ---------------------------------
+
+_TS = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
+_PARTICLES = r"(?:van|von|de|der|den|da|di|du|la|le|del|della|dos|das|bin|binti|al|el|ibn|ter)"
+_LABEL = (
+    r"[A-Z][\w.'’\-]*(?:[ \t]+(?:[A-Z][\w.'’\-]*|\d+|" + _PARTICLES + r"(?=[ \t])))*?"
+    r"(?:[ \t]+(?:[A-Z][\w.'’\-]*|\d+))?"
+)
+_LABEL_LINE = re.compile(
+    r"^(?:[\[(](?P<ts1>" + _TS + r")[\])][ \t]*)?"
+    r"(?P<label>" + _LABEL + r")"
+    r"(?:[ \t]*\((?P<role>[^()\d\n]{2,60})\))?"
+    r"(?:[ \t]*[\[(](?P<ts2>" + _TS + r")[\])])?"
+    r"[ \t]*:(?=[ \t]|$)[ \t]*"
+)
+# Labels that name the interviewer, answer labels that stand for "the interviewee", and
+# "Label:" prefixes that are document metadata rather than a speaker.
+_INTERVIEWER_LABELS = {
+    "interviewer", "interviewers", "host", "co-host", "cohost", "q", "question", "moderator",
+    "presenter", "anchor", "reporter", "journalist", "int", "iv",
+}  # fmt: skip
+_GENERIC_ANSWER_LABELS = {"a", "answer", "r", "respondent", "interviewee", "guest", "participant"}
+_META_LABELS = {
+    "note", "notes", "date", "time", "location", "place", "duration", "length", "recorded",
+    "recording", "title", "subject", "source", "photo", "image", "caption", "credit", "credits",
+    "copyright", "transcript", "transcribed by", "tags", "keywords", "url", "link", "links",
+    "editor's note", "editor’s note", "update", "updated", "disclaimer", "summary", "participants",
+    "attendees", "topic", "topics", "format", "language", "file", "audio", "video", "episode",
+    "published", "author", "by", "warning", "tip", "see also", "read more", "related",
+}  # fmt: skip
+_DEFAULT_SPEAKER = "\x00interviewee"  # answers with no label of their own, resolved at the end
+
+
+def label_key(label: str) -> str:
+    return " ".join(label.split()).casefold()
+
+
+def is_interviewer_label(label: str) -> bool:
+    return label_key(label) in _INTERVIEWER_LABELS
+
+
+def match_label(line: str) -> re.Match | None:
+    """`Name: …` / `Interviewer: …` / `[00:01:02] Q: …` / `Jane Doe (CEO):` at the start of a line."""
+    m = _LABEL_LINE.match(line)
+    if not m:
+        return None
+    label = m.group("label")
+    if label_key(label) in _META_LABELS or len(label) > 40 or len(label.split()) > 4:
+        return None
+    return m
+
+
+def hms(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def norm_timestamp(raw: str | None) -> str:
+    """"1:02" / "01:02:03.500" -> "00:01:02" / "01:02:03"."""
+    if not raw:
+        return ""
+    parts = [int(float(x)) for x in re.split(r":", raw.replace(",", "."))]
+    while len(parts) < 3:
+        parts.insert(0, 0)
+    h, m, s = parts[-3:]
+    return hms(h * 3600 + m * 60 + s)
+
+
+def asks(text: str) -> bool:
+    """An interviewer utterance that asks something: a question or prompt, or ends with one."""
+    text = " ".join(text.split())
+    if is_question(text):
+        return True
+    last = re.split(r"(?<=[.!?…])\s+", text)[-1]
+    return last != text and is_question(last)
+
+
+@dataclass
+class Block:
+    """One unit of a transcript in reading order, before it is sorted into questions and answers."""
+
+    paragraph: Paragraph
+    label: str | None = None  # speaker label as written, if the format has one
+    question: bool | None = None  # True: marked as a question; False: never; None: judge the text
+    timestamp: str = ""  # "HH:MM:SS" where the block starts, for timed formats
+    role: str = ""  # from a "Name (Role):" label
+
+
+@dataclass
+class Item:
+    """A block of a normalised text still to be written (see `build`)."""
+
+    text: str
+    label: str | None = None
+    question: bool | None = None
+    timestamp: str = ""
+    role: str = ""
+
+
+def honour_labels(labels: Iterable[str | None], units: int) -> bool:
+    """Whether speaker labels structure the transcript, or are a stray `Word:` in prose.
+
+    They do when an interviewer label (Interviewer/Host/Q) is used, or when at least two
+    speakers label most of the units (paragraphs or lines) of the body.
+    """
+    keys = [label_key(label) for label in labels if label]
+    if any(k in _INTERVIEWER_LABELS for k in keys):
+        return True
+    return len(set(keys)) >= 2 and len(keys) * 2 > units
+
+
+def build(title: str, items: list[Item]) -> tuple[str, list[Block]]:
+    """Write a normalised plain text (title, then one paragraph per item) and the blocks with
+    spans into it. A label or timestamp is written before its paragraph, outside the span."""
+    parts: list[str] = []
+    pos = 0
+    blocks: list[Block] = []
+
+    def put(s: str) -> None:
+        nonlocal pos
+        parts.append(s)
+        pos += len(s)
+
+    if title:
+        put(title)
+    for item in items:
+        text = item.text.strip()
+        if not text:
+            continue
+        if pos:
+            put("\n\n")
+        if item.timestamp:
+            put(f"[{item.timestamp}] ")
+        if item.label:
+            put(f"{item.label}{f' ({item.role})' if item.role else ''}: ")
+        blocks.append(
+            Block(Paragraph(text, pos, pos + len(text)), item.label, item.question, item.timestamp,
+                  item.role)
+        )
+        put(text)
+    return "".join(parts), blocks
+
+
+def _joined(blocks: list[Block]) -> str:
+    return " ".join(" ".join(b.paragraph.text.split()) for b in blocks)
+
+
+def _split_greeting(said: str) -> tuple[str, str]:
+    """The leading sentences of an interviewer's first utterance that do not ask (a welcome
+    that introduces the guest) and the question that follows them."""
+    sentences = re.split(r"(?<=[.!…])\s+(?=[\"'“‘(\[]?[A-Z0-9])", said)
+    for i, sentence in enumerate(sentences):
+        if asks(sentence):
+            return " ".join(sentences[:i]), " ".join(sentences[i:])
+    return "", said
+
+
+def _pick_interviewers(blocks: list[Block]) -> set[str]:
+    """Label keys of the interviewer: named so, or else the speaker whose turns mostly ask."""
+    keys = [label_key(b.label) for b in blocks if b.label]
+    named = {k for k in keys if k in _INTERVIEWER_LABELS}
+    if named or len(set(keys)) < 2:
+        return named
+    utterances: dict[str, list[str]] = {}
+    prev = None
+    for b in blocks:
+        key = label_key(b.label) if b.label else None
+        if key is None:
+            prev = None
+            continue
+        if key == prev:
+            utterances[key][-1] += " " + b.paragraph.text
+        else:
+            utterances.setdefault(key, []).append(b.paragraph.text)
+        prev = key
+    order = list(dict.fromkeys(keys))
+    scores = {k: sum(asks(u) for u in us) / len(us) for k, us in utterances.items()}
+    best = max(order, key=lambda k: (scores[k], -order.index(k)))
+    return {best} if scores[best] > 0 else set()
+
+
+def assemble(
+    transcript_id: str,
+    text: str,
+    title: str,
+    blocks: list[Block],
+    expected: str,
+    intro_parts: Iterable[str] = (),
+    dropped: Iterable[str] = (),
+    captions: Iterable[str] = (),
+) -> Transcript:
+    """Sort blocks into intro, question/answer turns and dropped lines; shared by all formats
+    except the plain one.
+
+    - A labelled block is the interviewer's (see `_pick_interviewers`) or an interviewee's;
+      consecutive blocks of one speaker form one utterance.
+    - An interviewer utterance that asks opens a turn; one that does not is intro before the
+      first question and dropped after it (back-channel such as "Right.").
+    - An interviewee utterance answers the open question; a different interviewee after an
+      answer gets a turn of their own on the same question; before any question it is intro.
+    - An unlabelled block marked `question=True` opens a turn; with no labels and no marked
+      questions in the file, unlabelled blocks are judged by `is_question` as in the plain
+      format. Other unlabelled blocks continue the current answer (or the interviewer's
+      utterance if it has not asked yet), or are intro before the first question.
+    """
+    intro = list(intro_parts)
+    dropped = list(dropped)
+    captions = list(captions)
+    interviewers = _pick_interviewers(blocks)
+    judge_text = not any(b.label for b in blocks) and not any(b.question for b in blocks)
+    labels: dict[str, str] = {}  # key -> label as first written
+    roles: dict[str, str] = {}
+    for b in blocks:
+        if b.label:
+            labels.setdefault(label_key(b.label), " ".join(b.label.split()))
+            if b.role:
+                roles.setdefault(label_key(b.label), b.role.strip())
+
+    # Utterances: consecutive blocks of one speaker; an unlabelled paragraph continues the
+    # speaker before it, unless that is the interviewer having asked (then it is an answer).
+    utterances: list[tuple[str | None, list[Block]]] = []
+    for b in blocks:
+        key = label_key(b.label) if b.label else None
+        prev_key, prev_blocks = utterances[-1] if utterances else (None, [])
+        if (
+            key is None
+            and b.question is None
+            and prev_key is not None
+            and (prev_key not in interviewers or not asks(_joined(prev_blocks)))
+        ):
+            key = prev_key
+        if key is not None and key == prev_key:
+            prev_blocks.append(b)
+        else:
+            utterances.append((key, [b]))
+
+    turns: list[Turn] = []
+    pending: str | None = None  # an asked question still waiting for its answer
+
+    def open_question(q: str) -> None:
+        nonlocal pending
+        if pending is not None:
+            dropped.append(pending)  # a question that got no answer, or a section heading
+        pending = q
+
+    def answer(speaker: str, block: Block) -> None:
+        nonlocal pending
+        if pending is not None:
+            turns.append(Turn(0, pending, speaker, [block.paragraph], block.timestamp))
+            pending = None
+        elif turns and turns[-1].speaker == speaker:
+            turns[-1].paragraphs.append(block.paragraph)
+        elif turns:
+            turns.append(Turn(0, turns[-1].question, speaker, [block.paragraph], block.timestamp))
+        else:
+            intro.append(block.paragraph.text)
+
+    for key, group in utterances:
+        if key is not None and key in interviewers:
+            said = _joined(group)
+            if asks(said):
+                if not turns and pending is None:  # "Welcome … Jane Doe, CEO of Acme. So, how …?"
+                    greeting, said = _split_greeting(said)
+                    if greeting:
+                        intro.append(greeting)
+                open_question(said)
+            elif pending is not None:
+                pending += " " + said
+            else:
+                (dropped if turns else intro).extend(b.paragraph.text for b in group)
+        elif key is not None:
+            for b in group:
+                answer(labels[key], b)
+        else:
+            (b,) = group
+            text_ = b.paragraph.text
+            asking = b.question if b.question is not None else (judge_text and is_question(text_))
+            if asking:
+                open_question(" ".join(text_.split()))
+            elif is_footer(text_) or is_advertising(text_):
+                dropped.append(text_)
+            elif pending is not None:
+                answer(_DEFAULT_SPEAKER, b)
+            elif turns:
+                answer(turns[-1].speaker, b)
+            else:
+                intro.append(text_)
+    if pending is not None:
+        dropped.append(pending)
+    if not turns:
+        heard = ", ".join(labels.values())
+        raise TranscriptError(
+            "no interviewer questions with answers were found"
+            + (f" (speakers: {heard})" if heard else "")
+            + f"; expected {expected}"
+        )
+    intro_text = "\n\n".join(intro)
+    name, role = find_interviewee(intro_text, captions)
+    speakers: list[str] = []
+    for number, turn in enumerate(turns, 1):
+        turn.number = number
+        key = label_key(turn.speaker)
+        if turn.speaker == _DEFAULT_SPEAKER or key in _GENERIC_ANSWER_LABELS:
+            named = [
+                v for k, v in labels.items() if k not in interviewers | _GENERIC_ANSWER_LABELS
+            ]
+            if name:
+                turn.speaker = name
+            elif turn.speaker == _DEFAULT_SPEAKER and len(named) == 1:
+                turn.speaker = named[0]
+            elif turn.speaker == _DEFAULT_SPEAKER or key in {"a", "answer", "r"}:
+                turn.speaker = "Interviewee"
+        if turn.speaker not in speakers:
+            speakers.append(turn.speaker)
+    if not role and len(speakers) == 1:
+        role = roles.get(label_key(speakers[0]), "")
+    interviewee = name or ", ".join(speakers)
+    return Transcript(
+        transcript_id, title or transcript_id, intro_text, interviewee, role, turns, dropped, text
+    )
+
+
+# --- Speaker-labelled text ------------------------------------------------------------------
+
+_TXT_EXPECTED = (
+    "speaker labels such as 'Interviewer: …', 'Host: …' or 'Q: …' on the questions (or a "
+    "speaker whose lines end with '?'), each followed by an answer such as 'Jane Doe: …'"
+)
+
+
+@dataclass
+class _Line:
+    start: int  # offset of the first non-blank character in the text
+    text: str  # the line without surrounding white space
+    label: re.Match | None  # its speaker label, matched against `text`
+
+
+def _label_lines(text: str) -> list[list[_Line]]:
+    """Non-blank lines grouped by paragraph, each with its speaker label match, if any."""
+    out = []
+    for para in split_paragraphs(text):
+        lines = []
+        pos = para.start
+        for raw in text[para.start : para.end].split("\n"):
+            stripped = raw.strip()
+            if stripped:
+                start = pos + len(raw) - len(raw.lstrip())
+                lines.append(_Line(start, stripped, match_label(stripped)))
+            pos += len(raw) + 1
+        out.append(lines)
+    return out
+
+
+def looks_labelled(text: str) -> bool:
+    """Most of the text is lines that start with a speaker label (see `honour_labels`), or
+    the questions carry an interviewer label (`Q:` / `Interviewer:`)."""
+    labels: list[str] = []
+    units = 0
+    for lines in _label_lines(text):
+        found = [line.label.group("label") for line in lines if line.label]
+        labels += found
+        units += len(found) + (0 if lines[0].label else 1)
+    if sum(1 for label in labels if is_interviewer_label(label)) >= 2:
+        return True
+    keys = [label_key(label) for label in labels]
+    return len(set(keys)) >= 2 and len(keys) * 2 > units
+
+
+def parse_labelled(text: str, transcript_id: str) -> Transcript:
+    """Speaker-labelled text: `Interviewer: …` / `Jane Doe: …` / `Q: …` / `A: …` lines.
+
+    A labelled line starts an utterance and the following lines of its paragraph continue it;
+    an unlabelled paragraph is a block of its own (see `assemble`). An optional timestamp
+    (`[00:01:02] Jane: …`, `Jane (00:01:02): …`) and role (`Jane Doe (CEO): …`) are kept.
+    Spans are into `text` itself and leave the label out.
+    """
+    paragraphs = _label_lines(text)
+    title = ""
+    if paragraphs and not any(line.label for line in paragraphs[0]):
+        first = text[paragraphs[0][0].start : paragraphs[0][-1].start + len(paragraphs[0][-1].text)]
+        if len(first) <= 200 and not is_question(first):
+            title = " ".join(first.split())
+            paragraphs = paragraphs[1:]
+    blocks: list[Block] = []
+    for lines in paragraphs:
+        current: Block | None = None
+        for line in lines:
+            m = line.label
+            if m:
+                current = Block(
+                    Paragraph("", -1, -1),
+                    m.group("label"),
+                    None,
+                    norm_timestamp(m.group("ts1") or m.group("ts2")),
+                    (m.group("role") or "").strip(),
+                )
+                blocks.append(current)
+                content_start = line.start + m.end()
+                content = line.text[m.end() :]
+            else:
+                if current is None:
+                    current = Block(Paragraph("", -1, -1))
+                    blocks.append(current)
+                content_start, content = line.start, line.text
+            if content:
+                para = current.paragraph
+                if para.start < 0:
+                    para.start = content_start
+                para.end = content_start + len(content)
+                para.text = text[para.start : para.end]
+    blocks = [b for b in blocks if b.paragraph.start >= 0]
+    return assemble(transcript_id, text, title, blocks, _TXT_EXPECTED)
+
+
+def parse_text(text: str, transcript_id: str) -> Transcript:
+    """A `.txt` transcript: speaker-labelled when most of it is `Label:` lines, else plain."""
+    if looks_labelled(text):
+        return parse_labelled(text, transcript_id)
+    return parse_plain(text, transcript_id)
+
+
 def decode(data: bytes, path: Path) -> str:
     if not data.strip():
         raise TranscriptError("the file is empty")
@@ -190,7 +621,56 @@ def decode(data: bytes, path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-PARSERS = {".txt": parse_plain}
+Parser = Callable[[bytes | str, str], Transcript]  # (file content, transcript id) -> Transcript
+
+
+def _text_format(parse: Callable[[str, str], Transcript]) -> Parser:
+    """A parser of a UTF-8 text format: decodes bytes (a str is taken as already decoded)."""
+
+    def parser(data: bytes | str, transcript_id: str) -> Transcript:
+        text = decode(data, Path(transcript_id)) if isinstance(data, bytes) else data
+        return parse(text, transcript_id)
+
+    parser.__name__ = parser.__qualname__ = parse.__name__
+    parser.__doc__ = parse.__doc__
+    return parser
+
+
+def _markdown(text: str, transcript_id: str) -> Transcript:
+    from ingest.formats.markdown import parse_markdown
+
+    return parse_markdown(text, transcript_id)
+
+
+def _webvtt(text: str, transcript_id: str) -> Transcript:
+    from ingest.formats.subtitles import parse_webvtt
+
+    return parse_webvtt(text, transcript_id)
+
+
+def _srt(text: str, transcript_id: str) -> Transcript:
+    from ingest.formats.subtitles import parse_srt
+
+    return parse_srt(text, transcript_id)
+
+
+def _docx(data: bytes | str, transcript_id: str) -> Transcript:
+    from ingest.formats.word import parse_docx
+
+    if isinstance(data, str):
+        raise TranscriptError("a .docx file must be read as bytes, not text")
+    return parse_docx(data, transcript_id)
+
+
+# File suffix -> parser taking the file's bytes and the transcript id.
+PARSERS: dict[str, Parser] = {
+    ".txt": _text_format(parse_text),
+    ".md": _text_format(_markdown),
+    ".markdown": _text_format(_markdown),
+    ".vtt": _text_format(_webvtt),
+    ".srt": _text_format(_srt),
+    ".docx": _docx,
+}
 
 
 def parse_file(path: Path, transcript_id: str) -> Transcript:
@@ -200,4 +680,4 @@ def parse_file(path: Path, transcript_id: str) -> Transcript:
         raise TranscriptError(
             f"unsupported format '{path.suffix or '(none)'}' (supported: {', '.join(sorted(PARSERS))})"
         )
-    return parser(decode(path.read_bytes(), path), transcript_id)
+    return parser(path.read_bytes(), transcript_id)
