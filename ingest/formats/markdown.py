@@ -71,6 +71,7 @@ _BOLD_LABEL = [
 ]
 _WHOLE_BOLD = re.compile(r"^(\*\*|__)(?P<body>(?:(?!\1).)+)\1$", re.DOTALL)
 _BOLD_LEAD = re.compile(r"^(\*\*|__)(?P<lead>(?:(?!\1).)+?)\1[ \t]*(?P<rest>\S.*)$", re.DOTALL)
+_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:[^()]|\([^)]*\))*\)")
 _ESC = "\ue000"
 
 
@@ -78,7 +79,7 @@ def strip_inline(s: str) -> str:
     """Plain text of inline Markdown: emphasis, links, images, code, HTML and escapes."""
     s = re.sub(r"\\([\\`*_{}\[\]()#+\-.!>~|<])", lambda m: _ESC + str(ord(m.group(1))) + _ESC, s)
     s = re.sub(r"<!--.*?-->", "", s, flags=re.DOTALL)
-    s = re.sub(r"!\[([^\]]*)\]\([^)]*\)", "", s)  # images
+    s = _IMAGE.sub("", s)
     s = re.sub(r"\[\^[^\]]+\]", "", s)  # footnote references
     s = re.sub(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)", r"\1", s)  # [text](url "title")
     s = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", s)  # [text][ref]
@@ -217,6 +218,7 @@ def parse_markdown(text: str, transcript_id: str) -> Transcript:
     title = ""
     items: list[Item] = []
     dropped: list[str] = []
+    captions: list[str] = []
     end_matter = False  # under a heading such as "Related articles": dropped
     labelled: list[str | None] = []
     units = 0
@@ -242,6 +244,12 @@ def parse_markdown(text: str, transcript_id: str) -> Transcript:
         raw = _join(lines)
         if end_matter:
             dropped.append(_plain(raw))
+            continue
+        images = _IMAGE.findall(raw)
+        if images and not _IMAGE.sub("", raw).strip():  # a picture: its alt text is a caption
+            alts = [" ".join(strip_inline(alt).split()) for alt in images if alt.strip()]
+            captions += alts
+            dropped += alts
             continue
         units += 1
         found = _label(raw)
@@ -277,4 +285,6 @@ def parse_markdown(text: str, transcript_id: str) -> Transcript:
         ]
     title = title or front_title
     body, built = build(title, items)
-    return assemble(transcript_id, body, title, built, _EXPECTED, dropped=dropped)
+    return assemble(
+        transcript_id, body, title, built, _EXPECTED, dropped=dropped, captions=captions
+    )

@@ -14,6 +14,7 @@ sound (`[Music]`, `(laughs)`) are dropped.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from ingest.parse import (
@@ -25,6 +26,7 @@ from ingest.parse import (
     build,
     hms,
     honour_labels,
+    label_key,
     match_label,
 )
 
@@ -74,7 +76,9 @@ def parse_cues(cues: list[Cue], transcript_id: str, title: str) -> Transcript:
         raise TranscriptError("the subtitles have no cues with text")
     labels = [label for _, label, _ in spoken if label]
     voiced = any(cue.voice for cue, _, _ in spoken)
-    if voiced or honour_labels(labels, len(spoken)):
+    # Captions often name the speaker only when it changes: two names used twice each will do.
+    counts = Counter(label_key(label) for label in labels)
+    if voiced or honour_labels(labels, len(spoken)) or sum(n >= 2 for n in counts.values()) >= 2:
         items = _by_speaker(spoken)
     else:
         items = _by_question(
@@ -85,16 +89,16 @@ def parse_cues(cues: list[Cue], transcript_id: str, title: str) -> Transcript:
 
 
 def _by_speaker(spoken: list[tuple[Cue, str | None, str]]) -> list[Item]:
-    """One item per run of cues of one speaker; an untagged cue continues the one before."""
+    """One item per run of cues of one speaker; an untagged cue continues the speaker before
+    it (captions name the speaker when it changes)."""
     items: list[Item] = []
-    current: str | None = None
     for cue, label, text in spoken:
-        label = label or current
-        if items and label == current and (label is not None or items[-1].label is None):
+        if label is None and items:
+            label = items[-1].label
+        if items and label == items[-1].label:
             items[-1].text += " " + text
         else:
             items.append(Item(text, label, None, hms(cue.seconds)))
-        current = label
     return items
 
 

@@ -59,13 +59,14 @@ def _paragraphs(document):
 
 
 def _bold(run, paragraph) -> bool:
+    """Bold set on the run, else by its character style ("Strong"), else by the paragraph's."""
     if run.bold is not None:
         return bool(run.bold)
-    style = paragraph.style
-    while style is not None:
-        if style.font.bold is not None:
-            return bool(style.font.bold)
-        style = style.base_style
+    for style in (run.style, paragraph.style):
+        while style is not None:
+            if style.font.bold is not None:
+                return bool(style.font.bold)
+            style = style.base_style
     return False
 
 
