@@ -32,6 +32,19 @@ class Settings(BaseSettings):
         default_factory=dict, description='Extra HTTP headers for the Chroma server, e.g. {"Authorization": "Bearer …"}.'
     )
     collection: str = Field("transcripts", description="Base name of the Chroma collections.")
+    chroma_connect_attempts: int = Field(
+        30, ge=1, description="Heartbeats the service tries at start-up before giving up on the Chroma server."
+    )
+    chroma_connect_delay: float = Field(
+        1.0, ge=0.0, description="Seconds between those start-up heartbeats."
+    )
+    chroma_check_timeout: float = Field(
+        2.0, gt=0, description="Seconds a readiness heartbeat (/ready, /health) waits for the Chroma server."
+    )
+    index_check_seconds: float = Field(
+        2.0, ge=0.0, description="How often (at most) each worker checks the index version recorded in "
+        "Chroma and reloads its keyword index after another process or worker re-ingested.",
+    )
 
     # --- embeddings and chunking ---
     embedding_model: str = Field(
@@ -77,6 +90,10 @@ class Settings(BaseSettings):
     # --- HTTP service ---
     host: str = Field("127.0.0.1", description="Interface the service binds.")
     port: int = Field(8000, description="Port the service binds.")
+    workers: int = Field(
+        1, ge=1, le=64, description="Worker processes of `rag-serve`; more than one needs CHROMA_HOST "
+        "(the embedded store is single-process).",
+    )
 
     @field_validator("transcripts_dir", "chroma_path")
     @classmethod
