@@ -11,10 +11,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from ingest.config import Settings
-from service.api import chat, health
+from service import store
+from service.api import chat, health, ops
 from service.chat import build_pipeline
+from service.metrics import MetricsMiddleware
 
 STATIC = Path(__file__).parent / "static"
 # The chat page's headers: a strict CSP (no inline script or style, nothing from other origins).
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         app.state.settings = settings
+        await run_in_threadpool(store.wait_for_chroma, settings)  # bounded: CHROMA_CONNECT_*
         app.state.pipeline = build_pipeline(settings)
         log.info("ready: %d chunks", len(app.state.pipeline.retriever.docs))
         yield
@@ -62,8 +66,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": _describe(exc.errors())})
 
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """Chroma went away mid-run: 503 with a message, no stack trace; the client reconnects later."""
+        if not (settings.client_server and store.is_store_error(exc)):
+            raise exc
+        log.warning("%s %s: Chroma unreachable (%s: %s)", request.method, request.url.path, type(exc).__name__, exc)
+        return JSONResponse(status_code=503, content={"detail": store.unavailable_detail(settings)},
+                            headers={"Retry-After": "5"})
+
+    for error in store.STORE_ERRORS:
+        app.add_exception_handler(error, store_unavailable)
+    app.add_middleware(MetricsMiddleware)
+
     app.include_router(health.router)
     app.include_router(chat.router)
+    app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

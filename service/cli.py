@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", help="interface to bind (default HOST, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default PORT, 8000)")
     parser.add_argument("--no-ingest", action="store_true", help="do not ingest an empty index")
+    parser.add_argument("--workers", type=int, help="worker processes (default WORKERS, 1); more than "
+                        "one needs a Chroma server (CHROMA_HOST)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import uvicorn
@@ -26,6 +28,18 @@ def main(argv: list[str] | None = None) -> int:
     from service.app import create_app
 
     settings = Settings()
+    workers = args.workers or settings.workers
+    if workers > 1 and not settings.client_server:
+        print("rag-serve: --workers above 1 needs a Chroma server (set CHROMA_HOST); the embedded "
+              "store cannot be shared by several processes.", file=sys.stderr)
+        return 2
+    from service.store import StoreUnavailable, wait_for_chroma
+
+    try:
+        wait_for_chroma(settings)
+    except StoreUnavailable as exc:
+        print(f"rag-serve: {exc}", file=sys.stderr)
+        return 1
     if not args.no_ingest:
         client = ix.chroma_client(settings)
         if ix.open_collection(client, settings, ix.CHUNK_SUFFIX).count() == 0:
@@ -34,7 +48,11 @@ def main(argv: list[str] | None = None) -> int:
             report = sync_paths([settings.transcripts_dir], settings, ix.load_embedder(settings, lazy=True), client)
             print(f"ingested: {report.summary()}", file=sys.stderr)
         del client
-    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port)
+    host, port = args.host or settings.host, args.port or settings.port
+    if workers > 1:  # each worker builds its app from the environment (Settings())
+        uvicorn.run("service.app:create_app", factory=True, workers=workers, host=host, port=port)
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port)
     return 0
 
 

@@ -82,3 +82,4 @@ class Health(BaseModel):
     answer_mode: str
     llm_model: str | None = None
     store: str
+    chroma: str = Field("ok", description="`ok`, or why the Chroma store does not answer (status is then `degraded`).")

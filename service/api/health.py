@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from ingest.index import CHUNK_SUFFIX
+from service import store
 from service.api.deps import PipelineDep, SettingsDep
 from service.schemas import Health
 
@@ -12,8 +13,10 @@ router = APIRouter(tags=["status"])
 @router.get("/health", response_model=Health)
 def health(pipeline: PipelineDep, settings: SettingsDep) -> Health:
     retriever = pipeline.retriever
+    problem = store.heartbeat(settings, retriever.client)  # reported, not fatal: /ready is the gate
     return Health(
-        status="ok",
+        status="degraded" if problem else "ok",
+        chroma=f"unreachable: {problem}" if problem else "ok",
         transcripts=retriever.transcripts,
         chunks=len(retriever.docs),
         embedding_model=settings.embedding_model,
