@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +86,24 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(60.0, gt=0, description="Seconds before an LLM call is abandoned.")
     llm_max_tokens: int = Field(256, ge=16, description="Longest generated answer, in tokens.")
     llm_temperature: float = Field(0.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    llm_extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description='Extra JSON fields sent with every LLM request, for server-specific options, '
+        'e.g. {"top_k": 20} for vLLM or {"repeat_penalty": 1.1} for llama.cpp.',
+    )
+    llm_fallback: bool = Field(
+        False,
+        description="When the LLM server is down or times out before answering, answer with the "
+        "built-in extractive answerer instead of failing with 503/504.",
+    )
+    context_budget_tokens: int = Field(
+        300,
+        ge=50,
+        le=32000,
+        description="Tokens of passages packed into the answer prompt, best first (estimated as "
+        "characters / 4). Prompt size drives time to first token: on 2 CPU cores the bundled "
+        "1.5B model reads about 40 tokens a second.",
+    )
 
     # --- HTTP service ---
     host: str = Field("127.0.0.1", description="Interface the service binds.")

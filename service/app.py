@@ -15,9 +15,10 @@ from starlette.concurrency import run_in_threadpool
 
 from ingest.config import Settings
 from service import store
-from service.api import chat, health, ops
+from service.api import chat, health, openai, ops
 from service.chat import build_pipeline
 from service.metrics import MetricsMiddleware
+from service.generate import LLMError
 
 STATIC = Path(__file__).parent / "static"
 # The chat page's headers: a strict CSP (no inline script or style, nothing from other origins).
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.pipeline = build_pipeline(settings)
         log.info("ready: %d chunks", len(app.state.pipeline.retriever.docs))
         yield
+        await app.state.pipeline.aclose()
 
     app = FastAPI(
         title="Transcript chat",
@@ -78,9 +80,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_exception_handler(error, store_unavailable)
     app.add_middleware(MetricsMiddleware)
 
+    @app.exception_handler(LLMError)
+    async def llm_error(request: Request, exc: LLMError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"detail": exc.detail})
+
     app.include_router(health.router)
     app.include_router(chat.router)
     app.include_router(ops.router)
+    app.include_router(openai.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -42,12 +43,16 @@ def score_case(case: dict, response: dict) -> dict:
     correct = all(any(normalise(alt) in answer for alt in group) for group in case.get("answer_all", []))
     return {"id": case.get("id"), "rank": rank, "correct": correct and not response["abstained"],
             "abstained": response["abstained"], "answerable": case.get("answerable", True),
-            "evidence": response.get("evidence"), "answer": response["answer"]}
+            "evidence": response.get("evidence"), "answer": response["answer"],
+            "cited": bool(response.get("citations")), "verified": response.get("verified", True),
+            "first_token_ms": response.get("timings", {}).get("first_token_ms"),
+            "total_ms": response.get("timings", {}).get("total_ms")}
 
 
 def metrics(results: list[dict]) -> dict:
     pos = [r for r in results if r["answerable"]]
     neg = [r for r in results if not r["answerable"]]
+    answered = [r for r in pos if not r["abstained"]]
     div = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
     return {
         "n": len(results),
@@ -57,13 +62,22 @@ def metrics(results: list[dict]) -> dict:
         "answer_accuracy": div(sum(r["correct"] for r in pos), len(pos)),
         "abstain_accuracy": div(sum(r["abstained"] for r in neg), len(neg)),
         "false_abstain_rate": div(sum(r["abstained"] for r in pos), len(pos)),
+        # answers to answerable cases that carry at least one valid [n] citation
+        "cited_answer_rate": div(sum(r["cited"] for r in answered), len(answered)),
+        "median_first_token_ms": _median([r["first_token_ms"] for r in results]),
+        "median_total_ms": _median([r["total_ms"] for r in results]),
     }
+
+
+def _median(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return round(statistics.median(values), 1) if values else None
 
 
 def wrong(r: dict) -> bool:
     if not r["answerable"]:
         return not r["abstained"]
-    return r["rank"] != 1 or not r["correct"]
+    return r["rank"] != 1 or not r["correct"] or not r["cited"]
 
 
 def calibrate(cases: list[dict], top_k: int) -> dict:
@@ -132,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\ncases not right:")
     for r in bad:
         print(f"  {r['id']}: rank={r['rank']} correct={r['correct']} abstained={r['abstained']} "
-              f"evidence={r['evidence']}\n    {r['answer'][:300]}")
+              f"cited={r['cited']} evidence={r['evidence']}\n    {r['answer'][:300]}")
     return 0
 
 

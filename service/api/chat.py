@@ -1,12 +1,22 @@
-"""POST /v1/chat: retrieve passages and answer from them with citations."""
+"""POST /v1/chat: retrieve passages and answer from them with citations (JSON, or SSE when streaming)."""
 
 from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
+from sse_starlette import EventSourceResponse
 
 from service.api.deps import PipelineDep, SettingsDep
 from service.schemas import ChatRequest, ChatResponse
+from service.streaming import chat_sse
 
 router = APIRouter(tags=["chat"])
+
+ERRORS = {
+    502: {"description": "The LLM server answered with an error (`detail` says what)."},
+    503: {"description": "The LLM server cannot be reached (llm mode)."},
+    504: {"description": "The LLM server did not answer in time (llm mode)."},
+}
+STREAM_DOC = {200: {"content": {"text/event-stream": {}}, "description": "The answer; with `\"stream\": true`, "
+                    "Server-Sent Events `sources`, `token`…, then `done` (or `error`)."}}
 
 
 def check_limits(request: ChatRequest, max_chars: int) -> None:
@@ -20,7 +30,9 @@ def check_limits(request: ChatRequest, max_chars: int) -> None:
         )
 
 
-@router.post("/v1/chat", response_model=ChatResponse)
-async def chat(request: ChatRequest, pipeline: PipelineDep, settings: SettingsDep) -> ChatResponse:
+@router.post("/v1/chat", response_model=ChatResponse, responses={**STREAM_DOC, **ERRORS})
+async def chat(request: ChatRequest, pipeline: PipelineDep, settings: SettingsDep):
     check_limits(request, settings.max_question_chars)
+    if request.stream:
+        return EventSourceResponse(chat_sse(pipeline.astream(request)))
     return await run_in_threadpool(pipeline.run, request)

@@ -344,6 +344,7 @@
       "data-turn": turn.id,
       "data-status": turn.status,
       "data-transport": turn.transport || null,
+      "data-token-events": turn.tokenEvents ? String(turn.tokenEvents) : null,
       "aria-busy": turn.status === "streaming" ? "true" : null,
     });
     el.append(h("h3", { class: "visually-hidden" }, turn.abstained ? "Not covered by the transcripts" : "Answer"));
@@ -532,6 +533,22 @@
   els.dialogPrev.addEventListener("click", () => stepPassage(-1));
   els.dialogNext.addEventListener("click", () => stepPassage(1));
   els.dialog.addEventListener("click", (ev) => { if (ev.target === els.dialog) els.dialog.close(); });
+  // Keep Tab inside the open dialog: past the last control it comes back to the first.
+  els.dialog.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Tab") return;
+    const stops = [...els.dialog.querySelectorAll("button, a[href], [tabindex]:not([tabindex='-1'])")]
+      .filter((el) => !el.disabled && el.getClientRects().length);
+    if (!stops.length) return;
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    if (ev.shiftKey && (document.activeElement === first || !els.dialog.contains(document.activeElement))) {
+      ev.preventDefault();
+      last.focus();
+    } else if (!ev.shiftKey && document.activeElement === last) {
+      ev.preventDefault();
+      first.focus();
+    }
+  });
   els.dialog.addEventListener("close", () => {
     const opener = dialogState && dialogState.opener;
     dialogState = null;

@@ -1,0 +1,335 @@
+"""Generated answers from any OpenAI-compatible chat server, kept grounded.
+
+The passages are packed into the answer prompt up to a token budget, best first, as numbered
+sources; the model's text is streamed through a citation filter that drops every `[n]` that does
+not point at a source it was given, and the final text is checked for the abstention phrase.
+Follow-up questions are rewritten into standalone ones with the condense prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import openai
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+
+from ingest import index as ix
+from service.prompts import ABSTAIN_PHRASE, answer_prompt, condense_prompt
+from service.retrieve import Hit
+
+CHARS_PER_TOKEN = 4  # rough size of an English token; good enough for a budget
+CONDENSE_MAX_TOKENS = 64
+HISTORY_TURNS = 4  # messages of the conversation shown to the condense prompt
+HISTORY_CHARS = 300  # an earlier answer is cut to this for the condense prompt
+
+
+# --- errors ---------------------------------------------------------------------------------
+class LLMError(RuntimeError):
+    """The LLM server could not produce an answer; `status` is the HTTP status to report."""
+
+    status = 502
+
+    def __init__(self, detail: str):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class LLMUnavailable(LLMError):
+    status = 503
+
+
+class LLMTimeout(LLMError):
+    status = 504
+
+
+def llm_error(exc: BaseException, base_url: str, timeout: float) -> LLMError | None:
+    """Translate a client exception into an error a person can act on (None: not an LLM error)."""
+    if isinstance(exc, LLMError):
+        return exc
+    if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException, TimeoutError)):
+        return LLMTimeout(
+            f"The language model server at {base_url} did not answer within {timeout:g} s. "
+            "It may be overloaded; try again, or raise LLM_TIMEOUT."
+        )
+    if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
+        return LLMUnavailable(
+            f"The language model server at {base_url} cannot be reached. Start it (`make llm`) or "
+            "set LLM_BASE_URL to a running OpenAI-compatible server; the rest of the service is up."
+        )
+    if isinstance(exc, openai.APIStatusError):
+        message = exc.message if isinstance(exc.message, str) else str(exc)
+        return LLMError(
+            f"The language model server at {base_url} answered with HTTP {exc.status_code}: "
+            f"{message[:300]}"
+        )
+    return None
+
+
+# --- packing the sources --------------------------------------------------------------------
+def format_source(n: int, hit: Hit) -> str:
+    """One numbered source: who speaks, to which interviewer question, then the passage."""
+    meta = hit.meta
+    asked = meta.get(ix.K_QUESTION, "")
+    head = f"[{n}] {meta.get(ix.K_SPEAKER, '') or 'Speaker'}"
+    if asked:
+        head += f', answering "{asked[:120]}"'
+    return f"{head}:\n{hit.text}"
+
+
+def pack_sources(hits: list[Hit], budget_tokens: int) -> dict[int, str]:
+    """Source number -> formatted source, best first, while they fit in the budget.
+
+    A passage that does not fit is skipped and smaller later ones may still go in; the best
+    passage always goes in, cut to the budget if it alone is too long. Numbers stay the
+    passages' ranks, so `[n]` means the same source in the prompt and in the response.
+    """
+    budget = budget_tokens * CHARS_PER_TOKEN
+    packed: dict[int, str] = {}
+    used = 0
+    for n, hit in enumerate(hits, 1):
+        text = format_source(n, hit)
+        if not packed and len(text) > budget:
+            text = text[:budget]
+        if used + len(text) > budget:
+            continue
+        packed[n] = text
+        used += len(text) + 2
+    return packed
+
+
+# --- citations and abstention ---------------------------------------------------------------
+# "[1]", "[1, 3]", "[1][2]" (two markers), "[Source 2]": a citation marker.
+_MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
+# What a marker looks like while it is still arriving: "[", "[1", "[1,", "[Sour", …
+_PARTIAL = re.compile(r"\[\s*(?:s(?:o(?:u(?:r(?:c(?:e(?:s)?)?)?)?)?)?\s*)?(?:\d+(?:\s*[,;]\s*(?:sources?\s*)?\d*)*)?\s*$", re.I)
+_ABSTAIN = re.compile(
+    r"\b(?:sources?|transcripts?|passages?|context|provided (?:text|information))\b[^.\n]{0,60}?"
+    r"\b(?:do(?:es)?\s*(?:n[o']?t|not)|did\s*(?:n[o']?t|not))\s+"
+    r"(?:contain|mention|include|provide|say|cover|specify|state|give|have)\b"
+    r"|\bnot (?:in|mentioned in|covered by|found in|stated in) the (?:sources?|transcripts?|passages?)\b",
+    re.I,
+)
+
+
+def is_abstention(text: str) -> bool:
+    """Does the answer say the sources do not hold the answer (the prompt's fixed phrase or a paraphrase)?"""
+    return ABSTAIN_PHRASE.lower() in text.lower() or bool(_ABSTAIN.search(text))
+
+
+class CitationFilter:
+    """Streams text through, dropping citation markers that point at sources not given.
+
+    A marker is held back until it is complete; whitespace is held until the next visible
+    character, so "claim [7]." becomes "claim." rather than "claim .". Everything emitted,
+    concatenated, is `text`: the streamed answer and the final answer are the same string.
+    """
+
+    def __init__(self, valid: set[int]):
+        self.valid = valid
+        self.cited: list[int] = []
+        self.removed: list[int] = []
+        self.text = ""
+        self._pending = ""
+        self._space = ""
+        self._dropped = False
+
+    def _emit(self, out: list[str], piece: str) -> None:
+        started = bool(self.text or out)
+        if not started:
+            piece = piece.lstrip()  # the answer starts at its first visible character
+        body = piece.rstrip()
+        if body:
+            # After a dropped marker, "claim [7]." and "claim [7] and" lose the marker's space.
+            joined = self._dropped and (body[0].isspace() or body[0] in ".,;:!?)")
+            out.append(("" if joined else self._space) + body)
+            self._space = piece[len(body):]
+            self._dropped = False
+        elif started:
+            self._space = (self._space or piece) if self._dropped else self._space + piece
+
+    def _marker(self, out: list[str], match: re.Match) -> None:
+        numbers = [int(x) for x in re.findall(r"\d+", match.group(1))]
+        keep = [x for x in numbers if x in self.valid]
+        self.removed += [x for x in numbers if x not in self.valid]
+        if not keep:
+            self._dropped = True
+            return
+        self.cited += [x for x in keep if x not in self.cited]
+        self._emit(out, match.group(0) if keep == numbers else "[" + ", ".join(map(str, keep)) + "]")
+
+    def feed(self, chunk: str) -> str:
+        """Take the next piece of model output; return the text that can be shown now."""
+        self._pending += chunk
+        out: list[str] = []
+        while self._pending:
+            i = self._pending.find("[")
+            if i < 0:
+                self._emit(out, self._pending)
+                self._pending = ""
+                break
+            self._emit(out, self._pending[:i])
+            rest = self._pending[i:]
+            match = _MARKER.match(rest)
+            if match:
+                self._marker(out, match)
+                self._pending = rest[match.end():]
+            elif _PARTIAL.fullmatch(rest):
+                self._pending = rest  # maybe a marker still arriving: wait for more
+                break
+            else:
+                self._emit(out, "[")
+                self._pending = rest[1:]
+        piece = "".join(out)
+        self.text += piece
+        return piece
+
+    def flush(self) -> str:
+        """End of output: whatever was held back is plain text (trailing whitespace is dropped)."""
+        rest, self._pending = self._pending, ""
+        out: list[str] = []
+        self._emit(out, rest)
+        piece = "".join(out)
+        self.text += piece
+        return piece
+
+
+@dataclass
+class Checked:
+    """A generated answer after verification."""
+
+    text: str
+    citations: list[int]
+    removed: list[int]
+    abstained: bool
+
+    @property
+    def verified(self) -> bool:
+        """Every kept citation points at a given source, and an answer that claims something cites one."""
+        return self.abstained or bool(self.citations)
+
+
+def check_answer(text: str, given: set[int]) -> Checked:
+    """Verify a complete answer: drop citations to sources not given, detect an abstention."""
+    f = CitationFilter(given)
+    f.feed(text)
+    f.flush()
+    return Checked(f.text, sorted(f.cited), f.removed, is_abstention(f.text))
+
+
+# --- the answerer ---------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    """The prompt for one question and the source numbers it gives the model."""
+
+    messages: list[BaseMessage]
+    given: set[int] = field(default_factory=set)
+
+
+class LLMAnswerer:
+    """Answers from retrieved passages with a chat model (`ChatOpenAI` in the service)."""
+
+    def __init__(self, llm: BaseChatModel, budget_tokens: int, base_url: str = "", timeout: float = 0.0):
+        self.llm = llm
+        self.condenser = llm.bind(max_tokens=CONDENSE_MAX_TOKENS)
+        self.budget_tokens = budget_tokens
+        self.base_url = base_url
+        self.timeout = timeout
+        self.answer_prompt = answer_prompt()
+        self.condense_prompt = condense_prompt()
+
+    def error(self, exc: BaseException) -> LLMError | None:
+        return llm_error(exc, self.base_url, self.timeout)
+
+    # --- follow-ups
+    def condense_input(self, question: str, earlier: list[tuple[str, str]]) -> str:
+        lines = []
+        for role, content in earlier[-HISTORY_TURNS:]:
+            content = check_answer(content, set()).text  # citations mean nothing here
+            if role == "assistant" and len(content) > HISTORY_CHARS:
+                content = content[:HISTORY_CHARS].rsplit(" ", 1)[0] + " …"
+            lines.append(f"{'User' if role == 'user' else 'Assistant'}: {content}")
+        return self.condense_prompt.format(history="\n".join(lines), question=question)
+
+    @staticmethod
+    def clean_rewrite(text: str, question: str) -> str:
+        """The model's rewrite, or the question itself when the rewrite is unusable."""
+        line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
+        line = re.sub(r"^(standalone question|question)\s*:\s*", "", line, flags=re.I).strip(" \"'“”")
+        if not line or len(line) > 3 * len(question) + 200:
+            return question
+        return line
+
+    def condense(self, question: str, earlier: list[tuple[str, str]]) -> str:
+        try:
+            reply = self.condenser.invoke(self.condense_input(question, earlier))
+        except Exception as exc:
+            raise self.error(exc) or exc from exc
+        return self.clean_rewrite(str(reply.content), question)
+
+    async def acondense(self, question: str, earlier: list[tuple[str, str]]) -> str:
+        try:
+            reply = await self.condenser.ainvoke(self.condense_input(question, earlier))
+        except Exception as exc:
+            raise self.error(exc) or exc from exc
+        return self.clean_rewrite(str(reply.content), question)
+
+    # --- answers
+    def prepare(self, question: str, hits: list[Hit]) -> Prepared:
+        packed = pack_sources(hits, self.budget_tokens)
+        messages = self.answer_prompt.format_messages(sources="\n\n".join(packed.values()), question=question)
+        return Prepared(messages, set(packed))
+
+    def stream(self, prepared: Prepared) -> Iterator[str]:
+        """Raw model text, piece by piece (errors translated to LLMError)."""
+        if not prepared.given:
+            yield ABSTAIN_PHRASE  # nothing retrieved: nothing to answer from, no need to ask
+            return
+        try:
+            for chunk in self.llm.stream(prepared.messages):
+                if chunk.content:
+                    yield str(chunk.content)
+        except Exception as exc:
+            raise self.error(exc) or exc from exc
+
+    async def astream(self, prepared: Prepared) -> AsyncIterator[str]:
+        """Raw model text, piece by piece; cancelling the consumer closes the HTTP stream."""
+        if not prepared.given:
+            yield ABSTAIN_PHRASE
+            return
+        try:
+            async for chunk in self.llm.astream(prepared.messages):
+                if chunk.content:
+                    yield str(chunk.content)
+        except Exception as exc:
+            raise self.error(exc) or exc from exc
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients the chat model was given (see `build_llm_answerer`)."""
+        if (client := getattr(self.llm, "http_client", None)) is not None:
+            client.close()
+        if (client := getattr(self.llm, "http_async_client", None)) is not None:
+            await client.aclose()
+
+
+def build_llm_answerer(settings) -> LLMAnswerer:
+    """`ChatOpenAI` against settings.llm_base_url, with our own HTTP clients (closed by `aclose`)."""
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key,
+        model=settings.llm_model,
+        temperature=settings.llm_temperature,
+        max_tokens=settings.llm_max_tokens,
+        timeout=settings.llm_timeout,
+        stream_chunk_timeout=settings.llm_timeout,
+        max_retries=0,  # a dead server should be reported now, not after back-off retries
+        extra_body=settings.llm_extra_body or None,
+        http_client=httpx.Client(timeout=settings.llm_timeout),
+        http_async_client=httpx.AsyncClient(timeout=settings.llm_timeout),
+    )
+    return LLMAnswerer(llm, settings.context_budget_tokens, settings.llm_base_url, settings.llm_timeout)

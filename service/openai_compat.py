@@ -1,0 +1,112 @@
+"""The service as an OpenAI-compatible model: request and response shapes of `/v1/chat/completions`.
+
+Existing OpenAI clients and chat UIs can use the service as a model named `transcript-rag`;
+the answer is the message content, and the grounding (sources, citations, abstained, verified,
+timings) rides along as extra top-level fields of the completion (and of the final chunk).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from sse_starlette import ServerSentEvent
+
+from service.chat import ChatEvent, DoneEvent, SourcesEvent, TokenEvent
+from service.generate import LLMError
+from service.schemas import ChatRequest, ChatResponse
+from service.streaming import stream_failure
+
+MODEL_ID = "transcript-rag"
+CREATED = int(time.time())
+
+
+class CompletionMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str = Field(description="system, user, assistant (other roles are ignored).")
+    content: str | list[dict[str, Any]] | None = Field(None, description="Text, or OpenAI content parts.")
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(p.get("text", "") for p in self.content if p.get("type") == "text")
+        return self.content or ""
+
+
+class ChatCompletionRequest(BaseModel):
+    """OpenAI's chat completion request; sampling fields are accepted and ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str = Field(MODEL_ID, description=f"Any name; the service answers as `{MODEL_ID}`.")
+    messages: list[CompletionMessage] = Field(min_length=1, description="The conversation, OpenAI-style.")
+    stream: bool = Field(False, description="Answer as OpenAI chat.completion.chunk events.")
+    top_k: int | None = Field(None, ge=1, le=20, description="Extension: passages to retrieve (1–20).")
+    _chat: ChatRequest = PrivateAttr()
+
+    @model_validator(mode="after")
+    def _to_chat_request(self) -> ChatCompletionRequest:
+        turns = [{"role": m.role, "content": m.text} for m in self.messages if m.role in ("user", "assistant")]
+        try:
+            self._chat = ChatRequest(messages=turns, top_k=self.top_k)
+        except ValidationError as exc:
+            raise ValueError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+        return self
+
+    @property
+    def chat(self) -> ChatRequest:
+        return self._chat
+
+
+def model_list() -> dict:
+    return {"object": "list",
+            "data": [{"id": MODEL_ID, "object": "model", "created": CREATED, "owned_by": "transcript-rag"}]}
+
+
+def _extras(response: ChatResponse) -> dict:
+    return response.model_dump(mode="json", exclude={"answer"})
+
+
+def completion(response: ChatResponse, model: str) -> dict:
+    """A `chat.completion` object with the grounding as extra fields."""
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": response.answer},
+                     "finish_reason": "stop"}],
+        **_extras(response),
+    }
+
+
+async def completion_chunks(events: AsyncIterator[ChatEvent], model: str) -> AsyncIterator[ServerSentEvent]:
+    """OpenAI `chat.completion.chunk` SSE data lines, ending with `[DONE]` (or an `error` object)."""
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def chunk(delta: dict, finish: str | None = None, **extra) -> ServerSentEvent:
+        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return ServerSentEvent(json.dumps(body, ensure_ascii=False))
+
+    async with aclosing(events) as stream:
+        try:
+            async for event in stream:
+                if isinstance(event, SourcesEvent):
+                    yield chunk({"role": "assistant", "content": ""})
+                elif isinstance(event, TokenEvent):
+                    yield chunk({"content": event.text})
+                elif isinstance(event, DoneEvent):
+                    yield chunk({}, "stop", **_extras(event.response))
+        except Exception as exc:  # noqa: BLE001 - reported in the stream, as OpenAI does
+            status = exc.status if isinstance(exc, LLMError) else 500
+            error = {"message": stream_failure(exc), "type": "server_error", "code": status}
+            yield ServerSentEvent(json.dumps({"error": error}, ensure_ascii=False))
+            return
+    yield ServerSentEvent("[DONE]")
