@@ -30,9 +30,10 @@ ingest: $(VENV)/.base
 eval: $(VENV)/.base
 	$(BIN)/rag-eval ../shared/eval/dev.jsonl
 
-## browser: Debian's Chromium for the UI tests (Playwright cannot download browsers here)
+## browser: Debian's Chromium and fonts for the UI tests (Playwright cannot download browsers here)
 browser:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium)
+	@command -v chromium >/dev/null 2>&1 && [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core fonts-liberation)
 
 ## test: set up with the dev extra and run the whole suite
 test: $(VENV)/.dev browser
