@@ -130,9 +130,22 @@ def is_footer(text: str) -> bool:
     return len(text) <= 300 and bool(_FOOTER.search(text))
 
 
+_PROMO_RES = [re.compile(cue, re.IGNORECASE) for cue in _PROMO_CUES]
+# A literal that every match of the cue at the same index contains (after casefold): a cheap
+# test that rules out nearly every paragraph before the regular expressions run.
+_PROMO_LITERALS = [
+    "find out more", "attend", "masterclass", "register", "sign up", "t miss", "book ", "webinar",
+    "exclusive", "click here", "learn more", "newsletter", "subscribe", "opportunity to network",
+    "our next", "in association with", "ticket", "discount",
+]  # fmt: skip
+
+
 def is_advertising(text: str) -> bool:
     """Promotional copy (events, sign-ups) that is not part of the interview."""
-    return sum(1 for cue in _PROMO_CUES if re.search(cue, text, re.IGNORECASE)) >= 3
+    folded = text.casefold()
+    if sum(1 for literal in _PROMO_LITERALS if literal in folded) < 3:
+        return False
+    return sum(1 for cue in _PROMO_RES if cue.search(text)) >= 3
 
 
 def find_interviewee(intro: str, captions: list[str]) -> tuple[str, str]:
