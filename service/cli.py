@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
                         "one needs a Chroma server (CHROMA_HOST)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if metrics_dir := os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics summed over workers
+        Path(metrics_dir).mkdir(parents=True, exist_ok=True)
+        for stale in Path(metrics_dir).glob("*.db"):  # before any metric exists in this run
+            stale.unlink()
     import uvicorn
 
     from ingest import index as ix

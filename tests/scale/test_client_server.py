@@ -11,6 +11,7 @@ import time
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from ingest import index as ix
 from ingest.sync import sync_paths
@@ -142,6 +143,7 @@ def test_uvicorn_two_workers_against_one_chroma(tmp_path, server_settings, chrom
         "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma_server.port),
         "TRANSCRIPTS_DIR": str(server_settings.transcripts_dir), "INDEX_CHECK_SECONDS": "0.5",
         "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
     log = open(tmp_path / "serve.log", "wb")
     proc = subprocess.Popen(
@@ -170,6 +172,11 @@ def test_uvicorn_two_workers_against_one_chroma(tmp_path, server_settings, chrom
                 body = http.post(f"{base}/v1/chat",
                                  json={"messages": [{"role": "user", "content": NEW_QUESTION}]}).json()
             assert cites_lighthouse(body) and "fourteen brass lamps" in body["sources"][0]["text"]
+        # /metrics adds up both workers (PROMETHEUS_MULTIPROC_DIR), whichever one is scraped
+        text = httpx.get(f"{base}/metrics", timeout=10).text
+        chats = [s.value for f in text_string_to_metric_families(text) for s in f.samples
+                 if s.name == "rag_http_requests_total" and s.labels.get("endpoint") == "/v1/chat"]
+        assert sum(chats) == 7
     finally:
         proc.terminate()
         try:
