@@ -283,7 +283,7 @@
         h("span", { class: "source-body" },
           h("span", { class: "visually-hidden" }, `Source ${source.n}: `),
           h("span", { class: "source-q" }, source.question || "(no interviewer question)"),
-          h("span", { class: "source-meta" }, [source.speaker, source.title].filter(Boolean).join(" · ")),
+          h("span", { class: "source-meta" }, [source.speaker, source.title, source.timestamp].filter(Boolean).join(" · ")),
         ),
       ),
     );
@@ -575,8 +575,15 @@
       const mode = hl.answer_mode === "llm"
         ? `answers by ${hl.llm_model || "a language model"}`
         : hl.answer_mode === "extractive" ? "built-in answers (quotes, no LLM)" : `answers: ${hl.answer_mode}`;
-      setStatus("ok", `${plural(hl.transcripts, "transcript", "transcripts")} · ${plural(hl.chunks, "passage", "passages")} indexed · ${mode}`);
+      const counts = `${plural(Number(hl.transcripts) || 0, "transcript", "transcripts")} · ${plural(Number(hl.chunks) || 0, "passage", "passages")} indexed`;
+      if (hl.status === "ok") {
+        setStatus("ok", `${counts} · ${mode}`);
+      } else {
+        setStatus("degraded", `${counts} · ${mode} · The transcript store is not answering right now, so questions may fail.`);
+      }
       if (!turns.length) loadStarters();
+      // Counts change when transcripts are added while the service runs: look again now and then.
+      healthTimer = setTimeout(refreshHealth, hl.status === "ok" ? 60000 : 10000);
       return true;
     } catch {
       healthFailures++;
@@ -607,9 +614,10 @@
   /* ------------------------------------------------------------------ talking to the API */
 
   class ApiError extends Error {
-    constructor(title, text) {
+    constructor(title, text, retryable = true) {
       super(text);
       this.title = title;
+      this.retryable = retryable;
     }
   }
 
@@ -621,7 +629,8 @@
     }
     if (status === 429) return new ApiError("Too many questions at once", `The service asked to slow down.${said} Wait a moment, then try again.`);
     if (status === 404) return new ApiError("The chat service was not found", `This page could not find the chat API (error 404).${said}`);
-    return new ApiError("The question could not be answered as sent", `${said.trim() || "The service refused the request."} (error ${status})`);
+    return new ApiError("The question could not be answered as sent",
+      `${said.trim() || "The service refused the request."} (error ${status})`, false);
   }
 
   async function errorDetail(response) {
@@ -850,6 +859,7 @@
       kind: "error",
       title: apiErr.title,
       text: `${apiErr.message} Your question is still in the box below.`,
+      retry: apiErr.retryable ? question : null,
     };
     turns.push(notice);
     paint(notice);

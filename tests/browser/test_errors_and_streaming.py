@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 from playwright.sync_api import expect
 
 from .helpers import Chat
@@ -85,6 +86,7 @@ def test_question_too_long_is_explained_and_kept(page, chat):
     expect(chat.input).to_have_value(question)
     expect(page.locator(".msg.user.failed")).to_contain_text("Not answered")
     expect(page.locator(".msg.assistant")).to_have_count(0)
+    expect(notice.get_by_role("button", name="Try again")).to_have_count(0)  # the same question would fail again
     assert stored_turns(page) == []
 
     # shorten it and send again: the failed attempt makes way for the answer
@@ -110,6 +112,30 @@ def test_server_error_is_explained_and_the_question_kept(page, chat):
     expect(page.locator(".msg.assistant[data-status=done] .answer-text")).to_contain_text("London")
     expect(notice).to_have_count(0)
     expect(chat.input).to_have_value("")
+
+
+def test_try_again_button_resends_the_question(page, chat):
+    page.route("**/v1/chat", lambda route: route.fulfill(status=503, json={"detail": "The index is being rebuilt"}))
+    chat.ask(OFFICES, expect_answer=False)
+    notice = page.locator(".msg.notice.error")
+    expect(notice).to_contain_text("error 503")
+    expect(notice).to_contain_text("The index is being rebuilt.")
+    page.unroute("**/v1/chat")
+    notice.get_by_role("button", name="Try again").click()
+    expect(page.locator(".msg.assistant[data-status=done] .answer-text")).to_contain_text("London")
+    expect(page.locator(".msg.user .bubble")).to_have_text([OFFICES])
+    expect(chat.input).to_have_value("")
+
+
+def test_degraded_service_is_shown_in_the_status_line(open_page, server):
+    health = httpx.get(f"{server.url}/health").json()
+    page = open_page()
+    page.route("**/health", lambda route: route.fulfill(json={**health, "status": "degraded",
+                                                              "chroma": "unreachable: connection refused"}))
+    page.reload()
+    status = page.get_by_role("status").filter(has_text="indexed")
+    expect(status).to_contain_text("not answering right now")
+    expect(status).to_have_attribute("data-state", "degraded")
 
 
 def test_stream_error_is_explained_and_nothing_half_written_is_kept(page, chat):
