@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from ingest import index as ix
 from service.answer import Answer, ExtractiveAnswerer
 from service.generate import CitationFilter, LLMAnswerer, LLMError, Prepared, is_abstention
+from service.metrics import observe_stage
 from service.retrieve import Retrieval, Retriever
 from service.schemas import ChatRequest, ChatResponse, Source, Timings
 
@@ -124,6 +125,7 @@ class ChatPipeline:
         return self.retriever.retrieve(request.question, request.history, k)
 
     def _extractive(self, request: ChatRequest, retrieval: Retrieval, answer: Answer, clock: _Clock) -> ChatResponse:
+        observe_stage("answer", time.perf_counter() - (clock.generation_started or clock.started))
         search = retrieval.search_query
         return ChatResponse(
             answer=answer.text,
@@ -139,6 +141,7 @@ class ChatPipeline:
 
     def _generated(self, retrieval: Retrieval, sources: list[Source], standalone: str | None,
                    cite: CitationFilter, clock: _Clock) -> ChatResponse:
+        observe_stage("answer", time.perf_counter() - (clock.generation_started or clock.started))
         abstained = is_abstention(cite.text)
         citations = sorted(cite.cited)
         return ChatResponse(
