@@ -12,7 +12,7 @@ import json
 import httpx
 from playwright.sync_api import expect
 
-from .helpers import Chat
+from .helpers import PHONE, Chat
 
 OFFICES = "Where are Alibaba Cloud's offices in Europe?"
 STORAGE_KEY = "transcript-chat.conversation.v1"
@@ -162,7 +162,7 @@ def test_stream_cut_off_without_done_is_an_error(page, chat):
     expect(chat.input).to_have_value(OFFICES)
 
 
-def test_stop_cancels_the_request_and_gives_the_question_back(page, chat):
+def test_stop_cancels_the_request_and_gives_the_question_back(page, chat, artifacts):
     held = []
     page.route("**/v1/chat", lambda route: held.append(route))  # an answer that never comes
     failed = []
@@ -175,6 +175,7 @@ def test_stop_cancels_the_request_and_gives_the_question_back(page, chat):
     expect(stop).to_be_visible()
     expect(page.get_by_role("button", name="Send")).to_be_hidden()
     expect(chat.input).to_have_value("")
+    page.screenshot(path=artifacts / "searching-desktop.png")
 
     stop.click()
     expect(page.locator(".msg.notice")).to_contain_text("Stopped")
@@ -194,8 +195,8 @@ def test_stop_cancels_the_request_and_gives_the_question_back(page, chat):
     expect(chat.input).to_have_value(OFFICES)
 
 
-def test_service_down_is_explained_and_the_question_kept(open_page, own_server):
-    page = open_page(own_server.url + "/")
+def test_service_down_is_explained_and_the_question_kept(open_page, own_server, artifacts):
+    page = open_page(own_server.url + "/", viewport=PHONE)
     chat = Chat(page)
     chat.ask(OFFICES)
     own_server.stop()
@@ -210,3 +211,4 @@ def test_service_down_is_explained_and_the_question_kept(open_page, own_server):
     # the conversation so far is untouched
     expect(page.locator(".msg.assistant[data-status=done]")).to_have_count(1)
     assert [t["role"] for t in stored_turns(page)] == ["user", "assistant"]
+    page.screenshot(path=artifacts / "service-down-phone.png")
