@@ -37,10 +37,11 @@ def is_store_error(exc: BaseException) -> bool:
     return isinstance(exc, STORE_ERRORS)
 
 
-def unavailable_detail(settings: Settings) -> str:
+def unavailable_detail(settings: Settings | None = None) -> str:
     """The 503 message of a request that needed the store while it was away."""
+    where = f" at {chroma_url(settings)}" if settings is not None else ""
     return (
-        f"The document store (Chroma server at {chroma_url(settings)}) cannot be reached, so no "
+        f"The document store (Chroma server{where}) cannot be reached, so no "
         "passages can be searched right now. The service reconnects by itself when it is back; "
         "try again shortly (GET /ready tells when)."
     )

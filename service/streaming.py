@@ -16,6 +16,7 @@ from sse_starlette import ServerSentEvent
 
 from service.chat import ChatEvent, DoneEvent, SourcesEvent, TokenEvent
 from service.generate import LLMError
+from service.store import is_store_error, unavailable_detail
 
 log = logging.getLogger("service")
 
@@ -30,6 +31,9 @@ def stream_failure(exc: Exception) -> str:
     """What to tell the client when answering fails mid-stream."""
     if isinstance(exc, LLMError):
         return exc.detail
+    if is_store_error(exc):  # Chroma went away: say so (it recovers by itself), no stack trace
+        log.warning("answer stream failed: Chroma unreachable (%s: %s)", type(exc).__name__, exc)
+        return unavailable_detail()
     log.exception("answer stream failed", exc_info=exc)
     return FAILED
 

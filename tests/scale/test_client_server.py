@@ -71,6 +71,10 @@ def test_ingest_chat_outage_and_recovery(server_settings, chroma_server, embedde
         assert "Chroma server at http://127.0.0.1" in detail and "cannot be reached" in detail
         assert "Traceback" not in r.text and "ConnectError" not in r.text
         assert r.headers["retry-after"] == "5"
+        streamed = client.post("/v1/chat", json={"messages": [{"role": "user", "content": "Who is Xuan Jin?"}],
+                                                 "stream": True})
+        assert "event: error" in streamed.text and "cannot be reached" in streamed.text
+        assert "Traceback" not in streamed.text
         ready = client.get("/ready")
         assert ready.status_code == 503 and ready.json()["ready"] is False
         assert "does not answer" in ready.json()["detail"]
