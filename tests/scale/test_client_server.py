@@ -111,9 +111,9 @@ def test_start_up_gives_up_with_a_clear_message(server_settings):
     settings = server_settings.model_copy(
         update={"chroma_port": free_port(), "chroma_connect_attempts": 2, "chroma_connect_delay": 0.05}
     )
-    with pytest.raises(StoreUnavailable, match=r"did not answer after 2 attempt\(s\).*CHROMA_HOST"):
-        with TestClient(create_app(settings)):
-            pass
+    with pytest.raises(StoreUnavailable, match=r"did not answer after 2 attempt\(s\).*CHROMA_HOST"), \
+            TestClient(create_app(settings)):
+        pass
 
 
 def test_two_app_instances_see_a_reingest_through_the_other(server_settings, embedder):
@@ -149,12 +149,12 @@ def test_uvicorn_two_workers_against_one_chroma(tmp_path, server_settings, chrom
         "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    log = open(tmp_path / "serve.log", "wb")
-    proc = subprocess.Popen(
-        [os.path.join(os.path.dirname(sys.executable), "rag-serve"), "--workers", "2", "--no-ingest",
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
+    with open(tmp_path / "serve.log", "wb") as log:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "rag-serve"), "--workers", "2", "--no-ingest",
+             "--host", "127.0.0.1", "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )
     base = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
@@ -188,4 +188,3 @@ def test_uvicorn_two_workers_against_one_chroma(tmp_path, server_settings, chrom
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
-        log.close()
