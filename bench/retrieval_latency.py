@@ -33,17 +33,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
+import httpx
+import numpy as np
 
-from ingest import index as ix  # noqa: E402
-from ingest.config import Settings  # noqa: E402
+from ingest import index as ix
+from ingest.config import Settings
 
 DIM = 384  # all-MiniLM-L6-v2
 CHUNKS_PER_TRANSCRIPT = 30
-COMMON = ("the we our team customers cloud data business market company product people years "
-          "growth europe china technology partners value service platform engine work build "
-          "support time new local global first three security price scale model").split()
+COMMON = ["the", "we", "our", "team", "customers", "cloud", "data", "business", "market", "company", "product", "people", "years", "growth", "europe", "china", "technology", "partners", "value", "service", "platform", "engine", "work", "build", "support", "time", "new", "local", "global", "first", "three", "security", "price", "scale", "model"]
 
 
 # --- corpus ---------------------------------------------------------------------------------
