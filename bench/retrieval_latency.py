@@ -41,7 +41,13 @@ from ingest.config import Settings
 
 DIM = 384  # all-MiniLM-L6-v2
 CHUNKS_PER_TRANSCRIPT = 30
-COMMON = ["the", "we", "our", "team", "customers", "cloud", "data", "business", "market", "company", "product", "people", "years", "growth", "europe", "china", "technology", "partners", "value", "service", "platform", "engine", "work", "build", "support", "time", "new", "local", "global", "first", "three", "security", "price", "scale", "model"]
+COMMON = [
+    "the", "we", "our", "team", "customers", "cloud", "data", "business", "market",
+    "company", "product", "people", "years", "growth", "europe", "china", "technology",
+    "partners", "value", "service", "platform", "engine", "work", "build", "support",
+    "time", "new", "local", "global", "first", "three", "security", "price", "scale",
+    "model",
+]
 
 
 # --- corpus ---------------------------------------------------------------------------------
