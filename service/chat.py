@@ -103,12 +103,13 @@ class ChatPipeline:
     """Retriever + answerer. With `llm` set, answers are generated (and follow-ups condensed)."""
 
     def __init__(self, retriever: Retriever, answerer: ExtractiveAnswerer, default_k: int,
-                 llm: LLMAnswerer | None = None, fallback: bool = False):
+                 llm: LLMAnswerer | None = None, fallback: bool = False, evidence_gate: bool = True):
         self.retriever = retriever
         self.answerer = answerer
         self.default_k = default_k
         self.llm = llm
         self.fallback = fallback
+        self.evidence_gate = evidence_gate
         self.active = 0  # LLM generations in progress (a disconnect must bring this back to 0)
         self.cancelled = 0  # LLM generations stopped because the client went away
 
@@ -140,7 +141,24 @@ class ChatPipeline:
         )
 
     def _generated(self, retrieval: Retrieval, sources: list[Source], standalone: str | None,
-                   cite: CitationFilter, clock: _Clock) -> ChatResponse:
+    def _gate(self, retrieval: Retrieval) -> Answer | None:
+        """The built-in answerer's evidence check, run before generation (llm mode).
+
+        Small models answer questions the sources do not cover; when the retrieved evidence is
+        too weak (or holds no answer of the kind asked for), the model is not asked at all.
+        """
+        if not self.evidence_gate:
+            return None
+        return self.answerer.answer(retrieval)
+
+    def _gated(self, retrieval: Retrieval, sources: list[Source], standalone: str | None,
+               check: Answer, clock: _Clock) -> ChatResponse:
+        """The abstention of the evidence check, as an llm-mode response."""
+        return ChatResponse(answer=check.text, abstained=True, sources=sources, citations=[], verified=True,
+                            mode="llm", evidence=check.evidence, standalone_question=standalone,
+                            timings=clock.timings(retrieval))
+
+                   cite: CitationFilter, clock: _Clock, check: Answer | None = None) -> ChatResponse:
         observe_stage("answer", time.perf_counter() - (clock.generation_started or clock.started))
         abstained = is_abstention(cite.text)
         citations = sorted(cite.cited)
@@ -152,6 +170,7 @@ class ChatPipeline:
             verified=abstained or bool(citations),
             mode="llm",
             standalone_question=standalone,
+            evidence=check.evidence if check else None,
             timings=clock.timings(retrieval),
         )
 
@@ -171,6 +190,9 @@ class ChatPipeline:
             prepared = self.llm.prepare(retrieval.question, retrieval.hits)
             cite = CitationFilter(prepared.given)
             clock.generation_started = time.perf_counter()
+            check = self._gate(retrieval)
+            if check and check.abstained:
+                return self._gated(retrieval, to_sources(retrieval), standalone, check, clock)
             for raw in self.llm.stream(prepared):
                 if cite.feed(raw):
                     clock.token()
@@ -182,7 +204,7 @@ class ChatPipeline:
             retrieval = self._retrieve(request, None)
             clock.generation_started = time.perf_counter()
             return self._extractive(request, retrieval, self.answerer.answer(retrieval), clock)
-        return self._generated(retrieval, to_sources(retrieval), standalone, cite, clock)
+        return self._generated(retrieval, to_sources(retrieval), standalone, cite, clock, check)
 
     def _condense(self, request: ChatRequest, clock: _Clock) -> str | None:
         if not request.history:
@@ -220,6 +242,13 @@ class ChatPipeline:
         yield SourcesEvent(sources, standalone)
         prepared = self.llm.prepare(retrieval.question, retrieval.hits)
         cite = CitationFilter(prepared.given)
+        clock.generation_started = time.perf_counter()
+        check = await run_in_threadpool(self._gate, retrieval)
+        if check and check.abstained:
+            response = self._gated(retrieval, sources, standalone, check, clock)
+            async for event in self._astream_text(response, retrieval, clock):
+                yield event
+            return
         try:
             async for piece in self._agenerate(prepared, cite, clock):
                 yield TokenEvent(piece)
@@ -230,11 +259,10 @@ class ChatPipeline:
                 if not isinstance(event, SourcesEvent):
                     yield event
             return
-        yield DoneEvent(self._generated(retrieval, sources, standalone, cite, clock))
+        yield DoneEvent(self._generated(retrieval, sources, standalone, cite, clock, check))
 
     async def _agenerate(self, prepared: Prepared, cite: CitationFilter, clock: _Clock) -> AsyncIterator[str]:
         """Verified answer pieces from the LLM; counts generations in progress and cancelled ones."""
-        clock.generation_started = time.perf_counter()
         self.active += 1
         try:
             async with aclosing(self.llm.astream(prepared)) as raw_pieces:
@@ -261,6 +289,12 @@ class ChatPipeline:
         yield SourcesEvent(response.sources, response.standalone_question)
         for piece in word_pieces(response.answer):
             clock.token()
+        async for event in self._astream_text(response, retrieval, clock):
+            yield event
+
+    async def _astream_text(self, response: ChatResponse, retrieval: Retrieval,
+                            clock: _Clock) -> AsyncIterator[ChatEvent]:
+        """A finished answer streamed word by word, then the response (with its final timings)."""
             yield TokenEvent(piece)
             await asyncio.sleep(0)  # let a disconnect be noticed between words
         response.timings = clock.timings(retrieval)
@@ -283,4 +317,5 @@ def build_pipeline(settings) -> ChatPipeline:
         from service.generate import build_llm_answerer
 
         llm = build_llm_answerer(settings)
-    return ChatPipeline(retriever, answerer, settings.top_k, llm=llm, fallback=settings.llm_fallback)
+    return ChatPipeline(retriever, answerer, settings.top_k, llm=llm, fallback=settings.llm_fallback,
+                        evidence_gate=settings.llm_evidence_gate)
