@@ -140,7 +140,6 @@ class ChatPipeline:
             timings=clock.timings(retrieval),
         )
 
-    def _generated(self, retrieval: Retrieval, sources: list[Source], standalone: str | None,
     def _gate(self, retrieval: Retrieval) -> Answer | None:
         """The built-in answerer's evidence check, run before generation (llm mode).
 
@@ -158,6 +157,7 @@ class ChatPipeline:
                             mode="llm", evidence=check.evidence, standalone_question=standalone,
                             timings=clock.timings(retrieval))
 
+    def _generated(self, retrieval: Retrieval, sources: list[Source], standalone: str | None,
                    cite: CitationFilter, clock: _Clock, check: Answer | None = None) -> ChatResponse:
         observe_stage("answer", time.perf_counter() - (clock.generation_started or clock.started))
         abstained = is_abstention(cite.text)
@@ -169,8 +169,8 @@ class ChatPipeline:
             citations=citations,
             verified=abstained or bool(citations),
             mode="llm",
-            standalone_question=standalone,
             evidence=check.evidence if check else None,
+            standalone_question=standalone,
             timings=clock.timings(retrieval),
         )
 
@@ -187,12 +187,12 @@ class ChatPipeline:
         try:
             standalone = self._condense(request, clock)
             retrieval = self._retrieve(request, standalone)
-            prepared = self.llm.prepare(retrieval.question, retrieval.hits)
-            cite = CitationFilter(prepared.given)
             clock.generation_started = time.perf_counter()
             check = self._gate(retrieval)
             if check and check.abstained:
                 return self._gated(retrieval, to_sources(retrieval), standalone, check, clock)
+            prepared = self.llm.prepare(retrieval.question, retrieval.hits)
+            cite = CitationFilter(prepared.given)
             for raw in self.llm.stream(prepared):
                 if cite.feed(raw):
                     clock.token()
@@ -240,8 +240,6 @@ class ChatPipeline:
         retrieval = await run_in_threadpool(self._retrieve, request, standalone)
         sources = to_sources(retrieval)
         yield SourcesEvent(sources, standalone)
-        prepared = self.llm.prepare(retrieval.question, retrieval.hits)
-        cite = CitationFilter(prepared.given)
         clock.generation_started = time.perf_counter()
         check = await run_in_threadpool(self._gate, retrieval)
         if check and check.abstained:
@@ -249,6 +247,8 @@ class ChatPipeline:
             async for event in self._astream_text(response, retrieval, clock):
                 yield event
             return
+        prepared = self.llm.prepare(retrieval.question, retrieval.hits)
+        cite = CitationFilter(prepared.given)
         try:
             async for piece in self._agenerate(prepared, cite, clock):
                 yield TokenEvent(piece)
@@ -287,14 +287,14 @@ class ChatPipeline:
         answer = await run_in_threadpool(self.answerer.answer, retrieval)
         response = self._extractive(request, retrieval, answer, clock)
         yield SourcesEvent(response.sources, response.standalone_question)
-        for piece in word_pieces(response.answer):
-            clock.token()
         async for event in self._astream_text(response, retrieval, clock):
             yield event
 
     async def _astream_text(self, response: ChatResponse, retrieval: Retrieval,
                             clock: _Clock) -> AsyncIterator[ChatEvent]:
         """A finished answer streamed word by word, then the response (with its final timings)."""
+        for piece in word_pieces(response.answer):
+            clock.token()
             yield TokenEvent(piece)
             await asyncio.sleep(0)  # let a disconnect be noticed between words
         response.timings = clock.timings(retrieval)
