@@ -96,16 +96,16 @@ class Settings(BaseSettings):
         description="When the LLM server is down or times out before answering, answer with the "
         "built-in extractive answerer instead of failing with 503/504.",
     )
-    context_budget_tokens: int = Field(
-        300,
-        ge=50,
-        le=32000,
     llm_evidence_gate: bool = Field(
         True,
         description="In llm mode, run the built-in answerer's evidence check first and abstain without "
         "asking the model when it finds no answer in the passages (ABSTAIN_THRESHOLD). Small models "
         "tend to answer questions the transcripts do not cover; this also skips their latency.",
     )
+    context_budget_tokens: int = Field(
+        300,
+        ge=50,
+        le=32000,
         description="Tokens of passages packed into the answer prompt, best first (estimated as "
         "characters / 4). Prompt size drives time to first token: on 2 CPU cores the bundled "
         "1.5B model reads about 40 tokens a second.",
