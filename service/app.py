@@ -15,10 +15,12 @@ from starlette.concurrency import run_in_threadpool
 
 from ingest.config import Settings
 from service import store
-from service.api import chat, health, openai, ops
+from ingest.lock import StoreLock
+from service.api import chat, health, ingest, openai, ops
 from service.chat import build_pipeline
-from service.metrics import MetricsMiddleware
+from service.ingest_jobs import IngestManager
 from service.generate import LLMError
+from service.metrics import MetricsMiddleware
 
 STATIC = Path(__file__).parent / "static"
 # The chat page's headers: a strict CSP (no inline script or style, nothing from other origins).
@@ -52,9 +54,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         app.state.settings = settings
         await run_in_threadpool(store.wait_for_chroma, settings)  # bounded: CHROMA_CONNECT_*
-        app.state.pipeline = build_pipeline(settings)
-        log.info("ready: %d chunks", len(app.state.pipeline.retriever.docs))
-        yield
+        lock = None
+        if not settings.client_server:  # embedded Chroma: this process is the only writer
+            lock = StoreLock(settings.chroma_path)
+            lock.acquire(kind="service", url=f"http://{settings.host}:{settings.port}")
+        try:
+            app.state.pipeline = build_pipeline(settings)
+            app.state.ingest = IngestManager(settings, app.state.pipeline.retriever)
+            log.info("ready: %d chunks", len(app.state.pipeline.retriever.docs))
+            yield
+        finally:
+            if lock:
+                lock.release()
         await app.state.pipeline.aclose()
 
     app = FastAPI(
@@ -68,6 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": _describe(exc.errors())})
 
+    @app.exception_handler(LLMError)
+    async def llm_error(request: Request, exc: LLMError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status, content={"detail": exc.detail})
+
     async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         """Chroma went away mid-run: 503 with a message, no stack trace; the client reconnects later."""
         if not (settings.client_server and store.is_store_error(exc)):
@@ -80,14 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_exception_handler(error, store_unavailable)
     app.add_middleware(MetricsMiddleware)
 
-    @app.exception_handler(LLMError)
-    async def llm_error(request: Request, exc: LLMError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status, content={"detail": exc.detail})
-
     app.include_router(health.router)
     app.include_router(chat.router)
-    app.include_router(ops.router)
+    app.include_router(ingest.router)
     app.include_router(openai.router)
+    app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

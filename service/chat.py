@@ -138,6 +138,7 @@ class ChatPipeline:
             evidence=answer.evidence,
             standalone_question=search if search != request.question else None,
             timings=clock.timings(retrieval),
+            index_generation=retrieval.snapshot.generation if retrieval.snapshot else None,
         )
 
     def _gate(self, retrieval: Retrieval) -> Answer | None:
@@ -172,6 +173,7 @@ class ChatPipeline:
             evidence=check.evidence if check else None,
             standalone_question=standalone,
             timings=clock.timings(retrieval),
+            index_generation=retrieval.snapshot.generation if retrieval.snapshot else None,
         )
 
     def _can_fall_back(self, exc: LLMError, clock: _Clock) -> bool:
@@ -308,8 +310,10 @@ class ChatPipeline:
 
 def build_pipeline(settings) -> ChatPipeline:
     """Load the model, open the store and build the keyword index: the heavy objects, once."""
-    embedder = ix.load_embedder(settings)
     client = ix.chroma_client(settings)
+    # Refuse an index built with another model before spending time loading this one.
+    ix.check_model(ix.read_state(client, settings), settings, ix.store_label(settings))
+    embedder = ix.load_embedder(settings)
     retriever = Retriever(settings, embedder, client)
     answerer = ExtractiveAnswerer(retriever, settings.abstain_threshold)
     llm = None

@@ -72,6 +72,7 @@ class ChatResponse(BaseModel):
     evidence: float | None = Field(None, description="Strength of the best evidence (abstention compares it).")
     standalone_question: str | None = Field(None, description="The question as searched (follow-ups).")
     timings: Timings = Field(default_factory=Timings)
+    index_generation: int | None = Field(None, description="Index generation the passages came from.")
 
 
 class Health(BaseModel):
