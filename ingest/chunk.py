@@ -7,6 +7,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from ingest import index as ix
 from ingest.parse import Transcript, Turn
@@ -102,7 +103,7 @@ def _pack(sentences: list[Sentence], max_chars: int) -> list[list[Sentence]]:
         cuts.append(best)
         prev = best
     bounds = [0, *cuts, len(sentences)]
-    return [sentences[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [sentences[a:b] for a, b in pairwise(bounds)]
 
 
 def chunk_turn(transcript: Transcript, turn: Turn, max_chars: int, source: str) -> list[Chunk]:

@@ -73,8 +73,8 @@ class SyncReport:
         verb = "would be" if self.dry_run else ""
         parts = [
             f"{self.transcripts} transcript{'s' if self.transcripts != 1 else ''}",
-            f"chunks {verb + ' ' if verb else ''}added {self.added}, updated {self.updated}, "
-            f"unchanged {self.unchanged}, deleted {self.deleted}",
+            (f"chunks {verb + ' ' if verb else ''}added {self.added}, updated {self.updated}, "
+             f"unchanged {self.unchanged}, deleted {self.deleted}"),
             f"{self.dropped_lines} boilerplate lines dropped",
         ]
         if self.skipped:

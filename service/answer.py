@@ -21,15 +21,15 @@ ABSTAIN_TEXT = (
 )
 
 # What kind of answer a question asks for, and how to recognise a sentence that holds one.
-_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|half|double)\b", re.I)
-_MONEY = re.compile(r"[$€£¥]|\b(usd|eur|gbp|dollars?|euros?|pounds?|cents?|yuan|rmb|free of charge)\b", re.I)
-_DATE = re.compile(r"\b(1[89]\d\d|20\d\d|\d{1,2}(st|nd|rd|th)?|january|february|march|april|may|june|july|august|september|october|november|december|ago|last year|this year|yesterday|today|recently|decade)\b", re.I)
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|half|double)\b", re.IGNORECASE)
+_MONEY = re.compile(r"[$€£¥]|\b(usd|eur|gbp|dollars?|euros?|pounds?|cents?|yuan|rmb|free of charge)\b", re.IGNORECASE)
+_DATE = re.compile(r"\b(1[89]\d\d|20\d\d|\d{1,2}(st|nd|rd|th)?|january|february|march|april|may|june|july|august|september|october|november|december|ago|last year|this year|yesterday|today|recently|decade)\b", re.IGNORECASE)
 _ANSWER_TYPES = [
-    ("money", re.compile(r"\b(cost|costs|price|prices|priced|pay|charge|charges|fee|fees|spend|salary|revenue|budget)\b|\bhow much (does|do|did|is|was|will)\b", re.I), _MONEY),
-    ("date", re.compile(r"^\s*(when|since when)\b|\b(what|which) (year|month|date|day)\b", re.I), _DATE),
-    ("number", re.compile(r"\bhow (much|many|long|big|large|fast|often)\b|\bwhat (percentage|percent|proportion|number|amount|share|rate)\b|\b(market share)\b", re.I), _NUMBER),
-    ("person", re.compile(r"^\s*(who|whom|whose)\b|\bname of\b|\bnamed\b", re.I), None),
-    ("place", re.compile(r"^\s*where\b", re.I), None),
+    ("money", re.compile(r"\b(cost|costs|price|prices|priced|pay|charge|charges|fee|fees|spend|salary|revenue|budget)\b|\bhow much (does|do|did|is|was|will)\b", re.IGNORECASE), _MONEY),
+    ("date", re.compile(r"^\s*(when|since when)\b|\b(what|which) (year|month|date|day)\b", re.IGNORECASE), _DATE),
+    ("number", re.compile(r"\bhow (much|many|long|big|large|fast|often)\b|\bwhat (percentage|percent|proportion|number|amount|share|rate)\b|\b(market share)\b", re.IGNORECASE), _NUMBER),
+    ("person", re.compile(r"^\s*(who|whom|whose)\b|\bname of\b|\bnamed\b", re.IGNORECASE), None),
+    ("place", re.compile(r"^\s*where\b", re.IGNORECASE), None),
 ]
 _OPENERS = {"he", "she", "it", "this", "that", "they", "these", "those", "there", "him", "her", "his", "its", "their"}
 

@@ -53,7 +53,7 @@ def metrics(results: list[dict]) -> dict:
     pos = [r for r in results if r["answerable"]]
     neg = [r for r in results if not r["answerable"]]
     answered = [r for r in pos if not r["abstained"]]
-    div = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
+    div = lambda a, b: round(a / b, 4) if b else None
     return {
         "n": len(results),
         "hit_at_1": div(sum(r["rank"] == 1 for r in pos), len(pos)),

@@ -81,7 +81,7 @@ class IngestManager:
                 report = sync_paths(paths, self.settings, r.embedder, r.client, progress=progress)
             r.refresh()
             job.status, job.result = "done", {**report.counts(), "seconds": round(report.seconds, 3)}
-        except Exception as exc:  # noqa: BLE001 - reported on the job, re-raised for the caller
+        except Exception as exc:
             job.status, job.error = "failed", str(exc)
             raise
         finally:

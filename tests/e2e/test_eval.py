@@ -1,17 +1,13 @@
 """rag-eval on the development cases, in process and over HTTP, with the issue's thresholds."""
 
 import json
-import socket
-import threading
-import time
 
-import httpx
 import pytest
-import uvicorn
 
 from service.app import create_app
 from service.eval import main as eval_main
 from tests.conftest import DEV_CASES
+from tests.servers import serving
 
 pytestmark = pytest.mark.skipif(not DEV_CASES.exists(), reason="shared/eval/dev.jsonl not present")
 
@@ -30,27 +26,7 @@ def test_eval_in_process(ingested, capsys):
     check(json.loads(capsys.readouterr().out))
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_eval_over_http(ingested, capsys):
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(ingested), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        assert eval_main([str(DEV_CASES), "--url", f"http://127.0.0.1:{port}", "--json"]) == 0
-        check(json.loads(capsys.readouterr().out))
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serving(create_app(ingested)) as url:
+        assert eval_main([str(DEV_CASES), "--url", url, "--json"]) == 0
+    check(json.loads(capsys.readouterr().out))

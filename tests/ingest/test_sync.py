@@ -1,6 +1,5 @@
 """Sync against a real Chroma under tmp_path with the real embedding model."""
 
-import shutil
 
 import pytest
 
@@ -60,7 +59,7 @@ def test_changed_answer_reembeds_only_its_chunk_and_removed_answer_disappears(se
     assert (report.added, report.updated, report.deleted) == (0, 1, 1)
     assert report.unchanged == 29
     chunk = ix.open_collection(client, settings, ix.CHUNK_SUFFIX)
-    changed = [p for p in report.plans][0].updated[0]
+    changed = report.plans[0].updated[0]
     assert embedder.encoded - encoded == 1 + len(changed.sentences)
     assert "500K" in chunk.get(ids=[changed.id])["documents"][0]
     ids, sents = _ids(settings)

@@ -3,7 +3,6 @@
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -11,9 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -23,6 +20,7 @@ from ingest.config import Settings
 from ingest.sync import rebuild, sync_paths
 from service.app import create_app
 from tests.conftest import SAMPLE
+from tests.servers import free_port, serving
 
 LOCAL = ("127.0.0.1", 50000)  # TestClient's peer address: a loopback client
 
@@ -75,7 +73,7 @@ def test_kill_9_half_way_then_rerun_converges(tmp_path, transcripts, seed):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     rerun = _ingest_cmd(env)
-    out, err = rerun.communicate(timeout=600)
+    _, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err.decode()[-2000:]
     clean_env = {**env, "CHROMA_PATH": str(tmp_path / "clean")}
     clean = _ingest_cmd(clean_env)
@@ -84,7 +82,7 @@ def test_kill_9_half_way_then_rerun_converges(tmp_path, transcripts, seed):
     clean_ids, clean_sents = _index(Settings(chroma_path=tmp_path / "clean"))
     assert killed_ids == clean_ids and len(clean_ids) == 6 * 31
     assert killed_sents == clean_sents
-    again = subprocess.run([sys.executable, "-m", "ingest", "--quiet"], env=env, capture_output=True, text=True)
+    again = subprocess.run([sys.executable, "-m", "ingest", "--quiet"], env=env, capture_output=True, text=True, check=True)
     assert "added 0, updated 0, unchanged 186, deleted 0" in again.stdout
 
 
@@ -145,9 +143,8 @@ def test_failed_rebuild_leaves_live_generation(settings, embedder, tmp_path):
 
 def test_service_refuses_an_index_built_with_another_model(ingested, capsys):
     other = ingested.model_copy(update={"embedding_model": "some/other-model"})
-    with pytest.raises(ix.ModelMismatch, match="rag-ingest --rebuild"):
-        with TestClient(create_app(other)):
-            pass
+    with pytest.raises(ix.ModelMismatch, match="rag-ingest --rebuild"), TestClient(create_app(other)):
+        pass
     os.environ["EMBEDDING_MODEL"] = "some/other-model"
     try:
         assert ingest_main(["--quiet"]) == 2
@@ -212,7 +209,7 @@ def test_bad_uploads_are_rejected_and_nothing_is_stored(keyed, name, data, statu
 
 
 def test_second_concurrent_ingest_gets_409(keyed):
-    api, s = keyed
+    api, _ = keyed
     manager = api.app.state.ingest
     assert manager._lock.acquire()
     from service.ingest_jobs import Job
@@ -236,31 +233,12 @@ def test_without_a_key_only_loopback_may_ingest(ingested):
         assert r.status_code == 200 and r.json()["unchanged"] == 31
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_cli_defers_to_a_service_holding_the_embedded_store(ingested, capsys):
-    port = _free_port()
+    port = free_port()
     s = ingested.model_copy(update={"port": port})
-    server = uvicorn.Server(uvicorn.Config(create_app(s), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+    with serving(create_app(s), port):
         assert ingest_main(["--quiet", str(s.transcripts_dir)]) == 2
         err = capsys.readouterr().err
         assert "holds the embedded store" in err and "/v1/transcripts" in err
         assert ingest_main(["--quiet"]) == 0
         assert "unchanged 31" in capsys.readouterr().out
-    finally:
-        server.should_exit = True
-        thread.join(10)
