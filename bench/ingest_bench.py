@@ -30,9 +30,9 @@ from ingest.config import Settings  # noqa: E402
 from ingest.sync import plan_sync, sync_paths  # noqa: E402
 
 
-def one_run(n: int, work: Path, embedder) -> dict:
+def one_run(n: int, turns: int, work: Path, embedder) -> dict:
     corpus = work / "corpus"
-    make(n, 6, 0, corpus)
+    make(n, turns, 0, corpus)
     settings = Settings(chroma_path=work / "chroma", transcripts_dir=corpus)
     client = ix.chroma_client(settings)
     # Floor: raw encode of the exact chunk texts (and of chunks + sentences), same model, same batch.
@@ -71,18 +71,19 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--turns", type=int, default=3, help="question/answer turns per transcript")
     a = p.parse_args()
     embedder = ix.load_embedder(Settings())
     rows = []
     for r in range(a.runs):
         work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
         try:
-            rows.append(one_run(a.n, work, embedder))
+            rows.append(one_run(a.n, a.turns, work, embedder))
         finally:
             shutil.rmtree(work, ignore_errors=True)
         print(f"run {r + 1}: " + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in rows[-1].items()))
     med = {k: statistics.median(row[k] for row in rows) for k in rows[0]}
-    print(f"\nmedian of {a.runs} runs, {a.n} transcripts, {med['chunks']:.0f} chunks, {med['sentences']:.0f} sentences")
+    print(f"\nmedian of {a.runs} runs, {a.n} transcripts of {a.turns} turns, {med['chunks']:.0f} chunks, {med['sentences']:.0f} sentences")
     print(f"{'measure':44} {'value':>10}  {'floor / goal':>22}")
     print(f"{'first ingest, chunks/s':44} {med['pipeline_cps']:10.1f}  {'raw chunk encode ' + format(med['raw_chunk_cps'], '.1f'):>22}")
     print(f"{'  ratio to raw chunk encode':44} {med['pipeline_cps'] / med['raw_chunk_cps']:10.2f}  {'goal >= 0.85':>22}")
