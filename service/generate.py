@@ -103,15 +103,15 @@ def pack_sources(hits: list[Hit], budget_tokens: int) -> dict[int, str]:
 
 # --- citations and abstention ---------------------------------------------------------------
 # "[1]", "[1, 3]", "[1][2]" (two markers), "[Source 2]": a citation marker.
-_MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.I)
+_MARKER = re.compile(r"\[\s*(?:sources?\s*)?(\d+(?:\s*[,;]\s*(?:sources?\s*)?\d+)*)\s*\]", re.IGNORECASE)
 # What a marker looks like while it is still arriving: "[", "[1", "[1,", "[Sour", …
-_PARTIAL = re.compile(r"\[\s*(?:s(?:o(?:u(?:r(?:c(?:e(?:s)?)?)?)?)?)?\s*)?(?:\d+(?:\s*[,;]\s*(?:sources?\s*)?\d*)*)?\s*$", re.I)
+_PARTIAL = re.compile(r"\[\s*(?:s(?:o(?:u(?:r(?:c(?:e(?:s)?)?)?)?)?)?\s*)?(?:\d+(?:\s*[,;]\s*(?:sources?\s*)?\d*)*)?\s*$", re.IGNORECASE)
 _ABSTAIN = re.compile(
     r"\b(?:sources?|transcripts?|passages?|context|provided (?:text|information))\b[^.\n]{0,60}?"
     r"\b(?:do(?:es)?\s*(?:n[o']?t|not)|did\s*(?:n[o']?t|not))\s+"
     r"(?:contain|mention|include|provide|say|cover|specify|state|give|have)\b"
     r"|\bnot (?:in|mentioned in|covered by|found in|stated in) the (?:sources?|transcripts?|passages?)\b",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -258,7 +258,7 @@ class LLMAnswerer:
     def clean_rewrite(text: str, question: str) -> str:
         """The model's rewrite, or the question itself when the rewrite is unusable."""
         line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
-        line = re.sub(r"^(standalone question|question)\s*:\s*", "", line, flags=re.I).strip(" \"'“”")
+        line = re.sub(r"^(standalone question|question)\s*:\s*", "", line, flags=re.IGNORECASE).strip(" \"'“”")
         if not line or len(line) > 3 * len(question) + 200:
             return question
         return line

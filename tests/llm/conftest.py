@@ -94,8 +94,8 @@ def make_settings(llm_index, tmp_path_factory):
     def make(**overrides):
         chroma = tmp_path_factory.mktemp("app") / "chroma"
         shutil.copytree(llm_index / "chroma", chroma, ignore=shutil.ignore_patterns("owner.lock"))
-        values = dict(chroma_path=chroma, transcripts_dir=llm_index / "transcripts",
-                      answer_mode="llm", llm_max_tokens=48, llm_timeout=60, context_budget_tokens=300)
+        values = {"chroma_path": chroma, "transcripts_dir": llm_index / "transcripts", "answer_mode": "llm",
+                  "llm_max_tokens": 48, "llm_timeout": 60, "context_budget_tokens": 300}
         return Settings(_env_file=None, **{**values, **overrides})
 
     return make
