@@ -139,6 +139,65 @@ class Settings(BaseSettings):
         "(the embedded store is single-process).",
     )
 
+    # --- limits and abuse (service/guard.py) ---
+    max_request_bytes: int = Field(
+        1_000_000, ge=1024, description="Largest request body; a larger one gets 413 before it is read."
+    )
+    max_upload_request_bytes: int = Field(
+        20_000_000, ge=1024, description="Largest body of POST /v1/transcripts (all files of one upload)."
+    )
+    max_turns: int = Field(
+        50, ge=1, le=50, description="Most messages in one chat request (50 is also the API's own ceiling)."
+    )
+    max_conversation_chars: int = Field(
+        20_000, ge=100, description="Most characters in all messages of one chat request together; more "
+        "gets 413 before anything is embedded.",
+    )
+    request_timeout: float = Field(
+        120.0, ge=0.0, description="Seconds one answer (retrieval and generation) may take: then 504, or an "
+        "`error` event in a stream. 0: no limit.",
+    )
+    max_concurrent_chats: int = Field(
+        32, ge=0, description="Chat requests one worker answers at once (streams count until they end); "
+        "past it a fast 503 with Retry-After. 0: no limit.",
+    )
+    chat_rate_limit: float = Field(
+        0.0, ge=0.0, description="Chat requests per minute per client (per API key when API_KEY is set and "
+        "sent, else per address); past it 429 with Retry-After. 0: no limit.",
+    )
+    chat_rate_burst: int = Field(10, ge=1, description="Chat requests a client may send at once before "
+                                 "CHAT_RATE_LIMIT applies.")
+    ingest_rate_limit: float = Field(
+        0.0, ge=0.0, description="Ingest requests (POST /v1/ingest, /v1/transcripts) per minute per client. "
+        "0: no limit.",
+    )
+    ingest_rate_burst: int = Field(2, ge=1, description="Ingest requests a client may send at once.")
+    rate_limit_store: Path | None = Field(
+        None, description="SQLite file holding the rate-limit buckets, shared by all workers of one host. "
+        "Unset: each worker counts on its own (N workers allow N times the rate).",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description='Origins allowed to call the API from a browser, as JSON: '
+        '["https://chat.example.org"]. Empty: no CORS headers (same-origin only).',
+    )
+    cors_allow_credentials: bool = Field(
+        False, description="Allow cookies/credentials on cross-origin calls; never with the origin \"*\"."
+    )
+    answer_link_hosts: list[str] = Field(
+        default_factory=list, description="Hosts that answers may link to. Links and images to any other "
+        "address are removed from answers (model output and quotes alike).",
+    )
+    access_log: bool = Field(
+        True, description="One JSON line per request on stderr (logger `service.access`) with its request id."
+    )
+
+    @field_validator("cors_allow_credentials")
+    @classmethod
+    def _no_credentials_with_any_origin(cls, value: bool, info) -> bool:
+        if value and "*" in info.data.get("cors_origins", []):
+            raise ValueError('CORS_ALLOW_CREDENTIALS cannot be used with CORS_ORIGINS ["*"]; list the origins')
+        return value
+
     @field_validator("transcripts_dir", "chroma_path")
     @classmethod
     def _expand(cls, value: Path) -> Path:

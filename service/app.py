@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from ingest.config import Settings
-from service import store
+from service import guard, store
 from ingest.lock import StoreLock
 from service.api import chat, health, ingest, openai, ops
 from service.chat import build_pipeline
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for error in store.STORE_ERRORS:
         app.add_exception_handler(error, store_unavailable)
+    guard.install(app, settings)  # limits, CORS, request ids and the JSON access log, catch-all 500
     app.add_middleware(MetricsMiddleware)
 
     app.include_router(health.router)

@@ -21,6 +21,7 @@ from service.answer import Answer, ExtractiveAnswerer
 from service.generate import CitationFilter, LLMAnswerer, LLMError, Prepared, is_abstention
 from service.metrics import observe_stage
 from service.retrieve import Retrieval, Retriever
+from service.sanitize import SafeAnswer, clean_answer
 from service.schemas import ChatRequest, ChatResponse, Source, Timings
 
 
@@ -103,13 +104,15 @@ class ChatPipeline:
     """Retriever + answerer. With `llm` set, answers are generated (and follow-ups condensed)."""
 
     def __init__(self, retriever: Retriever, answerer: ExtractiveAnswerer, default_k: int,
-                 llm: LLMAnswerer | None = None, fallback: bool = False, evidence_gate: bool = True):
+                 llm: LLMAnswerer | None = None, fallback: bool = False, evidence_gate: bool = True,
+                 link_hosts: tuple[str, ...] = ()):
         self.retriever = retriever
         self.answerer = answerer
         self.default_k = default_k
         self.llm = llm
         self.fallback = fallback
         self.evidence_gate = evidence_gate
+        self.link_hosts = link_hosts  # answers keep links to these hosts only (service.sanitize)
         self.active = 0  # LLM generations in progress (a disconnect must bring this back to 0)
         self.cancelled = 0  # LLM generations stopped because the client went away
 
@@ -129,7 +132,7 @@ class ChatPipeline:
         observe_stage("answer", time.perf_counter() - (clock.generation_started or clock.started))
         search = retrieval.search_query
         return ChatResponse(
-            answer=answer.text,
+            answer=clean_answer(answer.text, self.link_hosts),
             abstained=answer.abstained,
             sources=to_sources(retrieval, answer),
             citations=answer.citations,
@@ -194,7 +197,7 @@ class ChatPipeline:
             if check and check.abstained:
                 return self._gated(retrieval, to_sources(retrieval), standalone, check, clock)
             prepared = self.llm.prepare(retrieval.question, retrieval.hits)
-            cite = CitationFilter(prepared.given)
+            cite = SafeAnswer(prepared.given, self.link_hosts)
             for raw in self.llm.stream(prepared):
                 if cite.feed(raw):
                     clock.token()
@@ -250,7 +253,7 @@ class ChatPipeline:
                 yield event
             return
         prepared = self.llm.prepare(retrieval.question, retrieval.hits)
-        cite = CitationFilter(prepared.given)
+        cite = SafeAnswer(prepared.given, self.link_hosts)
         try:
             async for piece in self._agenerate(prepared, cite, clock):
                 yield TokenEvent(piece)
@@ -322,4 +325,4 @@ def build_pipeline(settings) -> ChatPipeline:
 
         llm = build_llm_answerer(settings)
     return ChatPipeline(retriever, answerer, settings.top_k, llm=llm, fallback=settings.llm_fallback,
-                        evidence_gate=settings.llm_evidence_gate)
+                        evidence_gate=settings.llm_evidence_gate, link_hosts=tuple(settings.answer_link_hosts))

@@ -56,7 +56,9 @@ class ChatCompletionRequest(BaseModel):
         try:
             self._chat = ChatRequest(messages=turns, top_k=self.top_k)
         except ValidationError as exc:
-            raise ValueError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+            # name the field as the converted request saw it (system turns are not counted)
+            raise ValueError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'messages'}: "
+                                       f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())) from None
         return self
 
     @property
