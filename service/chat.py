@@ -129,6 +129,7 @@ class ChatPipeline:
         return self.retriever.retrieve(request.question, request.history, k)
 
     def _extractive(self, request: ChatRequest, retrieval: Retrieval, answer: Answer, clock: _Clock) -> ChatResponse:
+        clock.token()  # the whole answer is ready at once (streaming sends it word by word right away)
         observe_stage("answer", time.perf_counter() - (clock.generation_started or clock.started))
         search = retrieval.search_query
         return ChatResponse(
@@ -157,6 +158,7 @@ class ChatPipeline:
     def _gated(self, retrieval: Retrieval, sources: list[Source], standalone: str | None,
                check: Answer, clock: _Clock) -> ChatResponse:
         """The abstention of the evidence check, as an llm-mode response."""
+        clock.token()
         return ChatResponse(answer=check.text, abstained=True, sources=sources, citations=[], verified=True,
                             mode="llm", evidence=check.evidence, standalone_question=standalone,
                             timings=clock.timings(retrieval))
