@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ingest import index as ix
 from service.answer import Answer, ExtractiveAnswerer
-from service.generate import CitationFilter, LLMAnswerer, LLMError, Prepared, is_abstention
+from service.generate import CitationFilter, LLMAnswerer, LLMError, Prepared
 from service.metrics import observe_stage
 from service.retrieve import Retrieval, Retriever
 from service.sanitize import SafeAnswer, clean_answer
@@ -116,10 +116,6 @@ class ChatPipeline:
         self.active = 0  # LLM generations in progress (a disconnect must bring this back to 0)
         self.cancelled = 0  # LLM generations stopped because the client went away
 
-    @property
-    def mode(self) -> str:
-        return "llm" if self.llm else "extractive"
-
     # --- shared steps
     def _retrieve(self, request: ChatRequest, standalone: str | None) -> Retrieval:
         """A condensed question stands alone; otherwise the retriever sees the earlier questions."""
@@ -166,14 +162,13 @@ class ChatPipeline:
     def _generated(self, retrieval: Retrieval, sources: list[Source], standalone: str | None,
                    cite: CitationFilter, clock: _Clock, check: Answer | None = None) -> ChatResponse:
         observe_stage("answer", time.perf_counter() - (clock.generation_started or clock.started))
-        abstained = is_abstention(cite.text)
-        citations = sorted(cite.cited)
+        checked = cite.result()
         return ChatResponse(
-            answer=cite.text,
-            abstained=abstained,
+            answer=checked.text,
+            abstained=checked.abstained,
             sources=sources,
-            citations=citations,
-            verified=abstained or bool(citations),
+            citations=checked.citations,
+            verified=checked.verified,
             mode="llm",
             evidence=check.evidence if check else None,
             standalone_question=standalone,

@@ -196,6 +196,10 @@ class CitationFilter:
         self.text += piece
         return piece
 
+    def result(self) -> Checked:
+        """The verified answer so far (after `flush`: the final one)."""
+        return Checked(self.text, sorted(self.cited), self.removed, is_abstention(self.text))
+
 
 @dataclass
 class Checked:
@@ -217,7 +221,7 @@ def check_answer(text: str, given: set[int]) -> Checked:
     f = CitationFilter(given)
     f.feed(text)
     f.flush()
-    return Checked(f.text, sorted(f.cited), f.removed, is_abstention(f.text))
+    return f.result()
 
 
 # --- the answerer ---------------------------------------------------------------------------
