@@ -176,7 +176,8 @@ class ChatPipeline:
             index_generation=retrieval.snapshot.generation if retrieval.snapshot else None,
         )
 
-    def _can_fall_back(self, exc: LLMError, clock: _Clock) -> bool:
+    def _can_fall_back(self, clock: _Clock) -> bool:
+        """LLM_FALLBACK, and nothing of the generated answer has been sent yet."""
         return self.fallback and clock.first_token_ms is None
 
     # --- one answer
@@ -200,8 +201,8 @@ class ChatPipeline:
                     clock.token()
             if cite.flush():
                 clock.token()
-        except LLMError as exc:
-            if not self._can_fall_back(exc, clock):
+        except LLMError:
+            if not self._can_fall_back(clock):
                 raise
             retrieval = self._retrieve(request, None)
             clock.generation_started = time.perf_counter()
@@ -228,8 +229,8 @@ class ChatPipeline:
             t = time.perf_counter()
             try:
                 standalone = await self.llm.acondense(request.question, earlier_turns(request))
-            except LLMError as exc:
-                if not self._can_fall_back(exc, clock):
+            except LLMError:
+                if not self._can_fall_back(clock):
                     raise
                 async for event in self._astream_extractive(request, clock):
                     yield event
@@ -254,8 +255,8 @@ class ChatPipeline:
         try:
             async for piece in self._agenerate(prepared, cite, clock):
                 yield TokenEvent(piece)
-        except LLMError as exc:
-            if not self._can_fall_back(exc, clock):
+        except LLMError:
+            if not self._can_fall_back(clock):
                 raise
             async for event in self._astream_extractive(request, clock, retrieval):
                 if not isinstance(event, SourcesEvent):
