@@ -16,7 +16,7 @@ import numpy as np
 
 
 class _Job:
-    __slots__ = ("texts", "rows", "error", "done")
+    __slots__ = ("done", "error", "rows", "texts")
 
     def __init__(self, texts: list[str]):
         self.texts = texts
