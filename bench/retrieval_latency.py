@@ -220,13 +220,17 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append((size, mode, measure(settings, embedder, ix.chroma_client(settings), size, args)))
 
     print(f"\nretrieval latency, ms: median of {args.runs} runs x {args.queries} queries; "
-          f"{args.sentences} sentences per chunk; stored vectors: {kind}; {os.cpu_count()} CPUs")
+          f"{args.sentences} sentences per chunk; stored vectors: {kind}; {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'chunks':>8} {'store':<9} {'p50':>7} {'p95':>7} {'floor p50':>10} {'floor p95':>10} {'p50/floor':>10}")
     for size, mode, r in rows:
         print(f"{size:>8,} {mode:<9} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['floor_p50']:>10.1f} "
               f"{r['floor_p95']:>10.1f} {r['p50'] / r['floor_p50']:>9.2f}x")
     print("floor = one query encode + one raw Chroma query of the chunk collection (top "
           f"{Settings().candidates}); retrieve = encode + dense chunks + dense sentences + BM25 + fusion")
+    if kind == "random":
+        print("stored vectors are random unit vectors (an HNSW search costs the same whatever the vectors "
+              "mean; --real-embeddings embeds the corpus); queries are encoded by the real model")
     return 0
 
 
