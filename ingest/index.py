@@ -96,7 +96,6 @@ class Embedder(Embeddings):
 
                 torch.set_num_threads(self.threads)
             from sentence_transformers import SentenceTransformer
-
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()
@@ -232,10 +231,9 @@ def open_collection(
 
 def drop_generation(client: ClientAPI, settings: Settings, generation: int) -> None:
     for suffix in (CHUNK_SUFFIX, SENTENCE_SUFFIX):
-        try:
-            client.delete_collection(collection_name(settings, suffix, generation))
-        except Exception:  # noqa: BLE001 - absent already: nothing to drop
-            pass
+        name = collection_name(settings, suffix, generation)
+        if name in {c.name for c in client.list_collections()}:
+            client.delete_collection(name)
 
 
 def store_label(settings: Settings) -> str:
