@@ -9,7 +9,8 @@ The corpus is generated (seeded): transcripts of question/answer chunks in the i
 layout (chunk records, sentence records, metadata keys, index state). Stored vectors are random
 unit vectors unless --real-embeddings is given: search cost does not depend on what the vectors
 mean, and embedding 100k chunks with their sentences takes hours on a small CPU. Queries are
-always encoded by the real model. Corpora are kept under --workdir and reused by later runs.
+always encoded by the real model. Corpora are kept under --workdir and reused by later runs; the
+server mode starts from a copy of the embedded corpus of the same size when there is one.
 
 examples:
   python bench/retrieval_latency.py                          1k, 10k, 100k; embedded and server
@@ -215,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
                 settings = Settings(chroma_path=args.workdir / name, collection="bench")
                 rows.append((size, mode, measure(settings, embedder, ix.chroma_client(settings), size, args)))
             else:
+                embedded = args.workdir / f"embedded-{size}-{args.sentences}-{kind}"
+                if not (args.workdir / name).exists() and embedded.exists():
+                    # The same on-disk format: a Chroma server serves the embedded corpus as it is
+                    # (writing 100k chunks over HTTP would take far longer than measuring them).
+                    shutil.copytree(embedded, args.workdir / name)
                 with ChromaServer(args.workdir / name) as server:
                     settings = Settings(chroma_host="127.0.0.1", chroma_port=server.port, collection="bench")
                     rows.append((size, mode, measure(settings, embedder, ix.chroma_client(settings), size, args)))
