@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from functools import cache
 from urllib.parse import urlsplit
 
-from service.generate import _MARKER, CitationFilter
+from service.generate import _MARKER, Checked, CitationFilter, is_abstention
 from service.prompts import load_prompt
 
 LINK_REMOVED = "(link removed)"
@@ -200,6 +200,10 @@ class SafeAnswer:
         """Citations kept by the citation filter that are still in the text."""
         left = {int(n) for m in _MARKER.finditer(self.text) for n in re.findall(r"\d+", m.group(1))}
         return [n for n in self.cite.cited if n in left]
+
+    def result(self) -> Checked:
+        """The verified answer, as CitationFilter.result() gives it, for the cleaned text."""
+        return Checked(self.text, sorted(self.cited), self.cite.removed, is_abstention(self.text))
 
     def feed(self, raw: str) -> str:
         return self.leak.feed(self.links.feed(self.cite.feed(raw)))
