@@ -190,6 +190,14 @@ class Settings(BaseSettings):
     access_log: bool = Field(
         True, description="One JSON line per request on stderr (logger `service.access`) with its request id."
     )
+    min_free_disk_mb: int = Field(
+        50, ge=0, description="An ingest through the service does not start with less free disk space than "
+        "this where the embedded store lives (507). 0: no check.",
+    )
+    shutdown_grace_seconds: float = Field(
+        10.0, ge=0.0, description="On SIGTERM `rag-serve` stops accepting, lets answers in progress finish "
+        "for up to this long, then closes the rest and exits.",
+    )
 
     @field_validator("cors_allow_credentials")
     @classmethod

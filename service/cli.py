@@ -30,7 +30,6 @@ def main(argv: list[str] | None = None) -> int:
 
     from ingest import index as ix
     from ingest.config import Settings
-    from service.app import create_app
 
     settings = Settings()
     workers = args.workers or settings.workers
@@ -54,11 +53,32 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ingested: {report.summary()}", file=sys.stderr)
         del client
     host, port = args.host or settings.host, args.port or settings.port
+    # SIGTERM: stop accepting, let answers in progress finish for up to the grace period, then exit;
+    # the service's own JSON line per request replaces uvicorn's access log
+    serve = {"host": host, "port": port, "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+             "access_log": not settings.access_log}
     if workers > 1:  # each worker builds its app from the environment (Settings())
-        uvicorn.run("service.app:create_app", factory=True, workers=workers, host=host, port=port)
+        uvicorn.run("service.cli:served_app", factory=True, workers=workers, **serve)
     else:
-        uvicorn.run(create_app(settings), host=host, port=port)
+        uvicorn.run(served_app(settings), **serve)
     return 0
+
+
+def served_app(settings=None):
+    """The app as rag-serve runs it: on SIGTERM, streams in progress may finish (SHUTDOWN_GRACE_SECONDS).
+
+    sse-starlette would end every open stream at once; uvicorn's graceful-shutdown timeout bounds
+    the wait instead (with a grace of 0, streams end at once as before).
+    """
+    from ingest.config import Settings
+    from service.app import create_app
+
+    settings = settings or Settings()
+    if settings.shutdown_grace_seconds > 0:
+        from sse_starlette.sse import AppStatus
+
+        AppStatus.disable_automatic_graceful_drain()
+    return create_app(settings)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,9 @@ def llm_error(exc: BaseException, base_url: str, timeout: float) -> LLMError | N
             "It may be overloaded; try again, or raise LLM_TIMEOUT."
         )
     if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
+        if _cut_off(exc):
+            return LLMError(f"The language model server at {base_url} cut its answer off mid-stream (the "
+                            "connection closed early). Try again.")
         return LLMUnavailable(
             f"The language model server at {base_url} cannot be reached. Start it (`make llm`) or "
             "set LLM_BASE_URL to a running OpenAI-compatible server; the rest of the service is up."
@@ -66,7 +69,22 @@ def llm_error(exc: BaseException, base_url: str, timeout: float) -> LLMError | N
             f"The language model server at {base_url} answered with HTTP {exc.status_code}: "
             f"{message[:300]}"
         )
+    if isinstance(exc, ValueError):  # JSON that does not parse, a stream with no chunks (an HTML page)
+        return LLMError(
+            f"The language model server at {base_url} sent a reply that is not a valid OpenAI-compatible "
+            f"chat completion ({type(exc).__name__}). Check that LLM_BASE_URL is its /v1 API."
+        )
     return None
+
+
+def _cut_off(exc: BaseException) -> bool:
+    """A connection that broke after the answer had started (not one that never opened)."""
+    for _ in range(6):
+        if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
+            return True
+        if (exc := exc.__cause__ or exc.__context__) is None:
+            return False
+    return False
 
 
 # --- packing the sources --------------------------------------------------------------------

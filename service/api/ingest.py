@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import hmac
+import logging
+import shutil
 from typing import Annotated
 
+from chromadb.errors import ChromaError
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
@@ -13,6 +17,7 @@ from service.ingest_jobs import IngestBusy, IngestManager, UploadRejected, store
 
 router = APIRouter(tags=["ingest"])
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+log = logging.getLogger("service")
 
 
 def get_ingest(request: Request) -> IngestManager:
@@ -42,11 +47,35 @@ def require_key(request: Request, settings: SettingsDep,
 CallerDep = Annotated[str, Depends(require_key)]
 
 
+def _check_store(manager: IngestManager) -> None:
+    """Refuse an ingest that cannot end well: the store failed a write before, or the disk is full."""
+    settings = manager.settings
+    if broken := getattr(manager, "write_failed", None):
+        raise HTTPException(503, f"re-ingest is off until the service restarts: an earlier ingest failed while "
+                                 f"writing to the index ({broken}). Free disk space, restart, then ingest again.")
+    if settings.min_free_disk_mb and not settings.client_server:
+        free = shutil.disk_usage(settings.chroma_path).free // 2**20
+        if free < settings.min_free_disk_mb:
+            raise HTTPException(507, f"only {free} MB of disk space is free for the index (MIN_FREE_DISK_MB is "
+                                     f"{settings.min_free_disk_mb}); free some space, then ingest again")
+
+
 def _run(manager: IngestManager, kind: str, caller: str, paths=None) -> dict:
+    _check_store(manager)
     try:
         job, _ = manager.run(kind, caller, paths)
     except IngestBusy as exc:
         raise HTTPException(409, str(exc)) from None
+    except (ChromaError, OSError) as exc:
+        # A failed write (disk full) can leave the embedded Chroma client unable to write again
+        # (its next write blocks): refuse further ingests instead of hanging them.
+        full = getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc) or "compaction" in str(exc)
+        reason = "disk full" if full else type(exc).__name__
+        manager.write_failed = reason
+        log.error("ingest failed while writing to the index: %s: %s", type(exc).__name__, exc)
+        raise HTTPException(507 if reason == "disk full" else 500,
+                            f"the ingest failed while writing to the index ({reason}); the service keeps "
+                            "answering from the index it had. Free disk space, restart, then ingest again.") from None
     return {"job": job.id, **job.result}
 
 

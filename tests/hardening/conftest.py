@@ -68,11 +68,15 @@ __all__ = ["HOSTILE", "SAMPLE", "LiveServer", "app_settings", "ask", "build_inde
 
 
 # --- a misbehaving OpenAI-compatible server ---------------------------------------------------
+SWITCH = {"mode": "ok"}
+
+
 def fake_llm_app():
     """POST /{mode}/v1/chat/completions, where mode is how it misbehaves:
     ok, slow (30 s before answering), trickle (a token every 0.5 s, never ends), garbage (not
-    JSON), html (a web page), cut (two tokens, then the connection drops), e500, hostile (streams
-    an answer that follows an injection: Markdown image and link to an outside host)."""
+    JSON), html (a web page), cut (two tokens, then the connection drops), e500, steady (ten
+    tokens over 3 s), hostile (streams an answer that follows an injection: Markdown image and
+    link to an outside host), switch (whatever SWITCH["mode"] is at the time)."""
     import asyncio
     import json as _json
 
@@ -101,6 +105,8 @@ def fake_llm_app():
 
     async def completions(request):
         mode = request.path_params["mode"]
+        if mode == "switch":  # whatever SWITCH["mode"] says now
+            mode = SWITCH["mode"]
         sse = "text/event-stream"
         if mode == "slow":
             await asyncio.sleep(30)
@@ -114,6 +120,8 @@ def fake_llm_app():
             return StreamingResponse(tokens(["He"], delay=0.5, forever=True), media_type=sse)
         if mode == "cut":
             return StreamingResponse(tokens(["He worked", " at"], cut=True), media_type=sse)
+        if mode == "steady":  # ten tokens, 0.3 s apart, then done
+            return StreamingResponse(tokens([" word"] * 10, delay=0.3), media_type=sse)
         if mode == "hostile":
             return StreamingResponse(tokens(hostile), media_type=sse)
         return StreamingResponse(tokens(["He worked", " at Oracle", " [1]."]), media_type=sse)
