@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
@@ -19,6 +20,7 @@ from ingest import index as ix
 from ingest.config import Settings
 from service.metrics import Laps
 
+LOAD_PAGE = 5000  # chunk records read from Chroma per call when building the keyword index
 _WORD = re.compile(r"[\w’']+")
 # Words that make a question lean on the conversation before it ("Where did he work before?").
 _ANAPHORA = {
@@ -113,8 +115,13 @@ class Retriever:
         """Read the generation's chunks from Chroma and build BM25 over them."""
         chunks = self._store(ix.CHUNK_SUFFIX, state.generation)
         sentences = self._store(ix.SENTENCE_SUFFIX, state.generation)
-        got = chunks._collection.get(include=["documents", "metadatas"])
-        docs = {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+        docs: dict[str, tuple[str, dict]] = {}
+        # In pages: one get of 100k records fails ("too many SQL variables" in the embedded store).
+        for offset in itertools.count(0, LOAD_PAGE):
+            got = chunks._collection.get(include=["documents", "metadatas"], limit=LOAD_PAGE, offset=offset)
+            docs.update((i, (d, m)) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]))
+            if len(got["ids"]) < LOAD_PAGE:
+                break
         ids = sorted(docs)
         corpus = [self.tokens(docs[i][1].get(ix.K_QUESTION, "") + " " + docs[i][0]) for i in ids]
         bm25 = None
