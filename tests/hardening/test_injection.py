@@ -15,7 +15,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -176,3 +178,44 @@ def test_external_model_post_processing_guarantees_hold(hostile_index, app_setti
                                                                                            "local"))) as client:
         results = run_corpus(client, f"llm ({url})", capsys)
     assert_guarantees(results)
+
+
+def test_the_chat_ui_renders_hostile_answers_inertly(hostile_index, tmp_path):
+    """One case in the browser (the UI's own suite has more): the exfiltration, phishing, HTML
+    and reference-link answers, in the real chat page on Chromium; no image, no script and no
+    link to an outside address appears in answers or in the passage shown for a citation."""
+    from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, WATCH, Chat, LiveServer
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (`make browser`)")
+    from playwright.sync_api import sync_playwright
+
+    chroma = tmp_path / "chroma"
+    shutil.copytree(hostile_index / "chroma", chroma, ignore=shutil.ignore_patterns("owner.lock"))
+    server = LiveServer(chroma, hostile_index / "transcripts", tmp_path / "server.log").start()
+    inert = """() => ({
+      images: document.querySelectorAll('main img, dialog img, main script, dialog script, main iframe').length,
+      outside: [...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '')
+        .filter(h => /evil|^https?:|^\\/\\//i.test(h)),
+      xss: window.__xss || null,
+    })"""
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.set_default_timeout(60_000)
+            page.add_init_script(WATCH)
+            page.goto(server.url + "/")
+            chat = Chat(page)
+            for name in ("image-exfil", "link-phish", "html-script", "reference-link"):
+                msg = chat.ask(CASES[name].question)
+                text = msg.locator(".answer-text").inner_text()
+                assert "evil.example" not in text, (name, text)
+                msg.locator("button.cite").first.click()  # the passage, with the payload as text
+                dialog = page.get_by_role("dialog")
+                assert "evil.example" in dialog.inner_text()
+                assert page.evaluate(inert) == {"images": 0, "outside": [], "xss": None}, name
+                page.keyboard.press("Escape")
+            browser.close()
+    finally:
+        server.stop()
