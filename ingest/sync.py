@@ -118,8 +118,13 @@ def discover(paths: Iterable[Path], report: SyncReport) -> tuple[list[Source], l
 
 def _existing(collection) -> dict[str, dict]:
     """id -> metadata of every chunk in the index."""
-    got = collection.get(include=["metadatas"])
-    return dict(zip(got["ids"], got["metadatas"]))
+    out: dict[str, dict] = {}
+    page = 5000  # one get of 100k records fails with "too many SQL variables"
+    while True:
+        got = collection.get(include=["metadatas"], limit=page, offset=len(out))
+        out.update(zip(got["ids"], got["metadatas"]))
+        if len(got["ids"]) < page:
+            return out
 
 
 def _batches(items: list, size: int):
