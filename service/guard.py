@@ -281,8 +281,11 @@ class SqliteBuckets:
 
     def __init__(self, path: Path):
         self.path = str(path)
-        with self._connect() as db:
+        db = self._connect()
+        try:
             db.execute("CREATE TABLE IF NOT EXISTS buckets (key TEXT PRIMARY KEY, tokens REAL, at REAL)")
+        finally:
+            db.close()
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=5, isolation_level=None)

@@ -262,7 +262,7 @@ def test_one_json_log_line_per_request_with_its_id_and_no_keys(live, capsys):
     everything = out.out + out.err
     assert KEY not in everything and KEY[:-1] not in everything
     lines = [json.loads(x) for x in out.err.splitlines() if x.startswith("{")]
-    requests = [x for x in lines if x["event"] == "request"]
+    requests = [x for x in lines if x["event"] == "request" and x["client"] == "127.0.0.71"]  # this test's
     ids = [r.headers["x-request-id"] for r in responses]
     assert [x["request_id"] for x in requests] == ids  # one line each, in order
     assert ids[1] == "trace-abc.123"  # a sane incoming id is kept…
