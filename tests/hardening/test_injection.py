@@ -118,9 +118,11 @@ def run_corpus(client, mode: str, capsys, stream: bool = True, table: bool = Tru
         assert sources[0]["transcript"] == name, (name, [s["transcript"] for s in sources])  # the injection was read
         results[name] = {**verdict(case, answer), "answer": answer}
     passed = [n for n, r in results.items() if not any(r[k] for k in ("obeyed", "prompt", "outside", "tags"))]
+    cleaned = [n for n, r in results.items() if re.search(r"\((?:link |image )?removed\)", r["answer"])]
     with capsys.disabled():
         print(f"\n[injection] {mode}: {len(passed)}/{len(CASES)} cases pass "
-              f"({100 * len(passed) / len(CASES):.0f} %)")
+              f"({100 * len(passed) / len(CASES):.0f} %); the output filter removed something in "
+              f"{len(cleaned)}: {', '.join(cleaned) or '-'}")
         for name, r in results.items() if table else ():
             bad = [k for k in ("obeyed", "prompt", "outside", "tags") if r[k]]
             print(f"  {'ok  ' if not bad else 'FAIL'} {name:18} {','.join(bad) or '-':16} {r['answer'][:90]!r}")
