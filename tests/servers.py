@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from contextlib import contextmanager
@@ -40,3 +41,15 @@ def serving(app, port: int | None = None, timeout: float = 60.0):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def stop_process(proc, grace: float = 15.0) -> None:
+    """SIGTERM, wait `grace` seconds, then SIGKILL: no test leaves a server behind."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.servers import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "transcripts" / "alibaba-cloud-xuan-jin.txt"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -96,13 +98,7 @@ class LiveServer:
         raise RuntimeError(f"the service did not become ready in {timeout:.0f} s:\n{self.log.read_text()[-3000:]}")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
 
 
 # Injected before the page's own scripts (Playwright's init scripts are not subject to the CSP).

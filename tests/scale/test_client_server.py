@@ -18,6 +18,7 @@ from ingest.sync import sync_paths
 from service.app import create_app
 from service.store import StoreUnavailable
 from tests.scale.conftest import ChromaServer, free_port
+from tests.servers import stop_process
 
 LIGHTHOUSE = """Keeping the light
 
@@ -182,9 +183,4 @@ def test_uvicorn_two_workers_against_one_chroma(tmp_path, server_settings, chrom
                  if s.name == "rag_http_requests_total" and s.labels.get("endpoint") == "/v1/chat"]
         assert sum(chats) == 7
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc, 30)
