@@ -61,3 +61,21 @@ def ingested(settings, embedder):
     report = sync_paths([settings.transcripts_dir], settings, embedder, chroma_client(settings))
     assert report.transcripts == 1 and not report.skipped
     return settings
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium per session, shared by every folder that drives the UI.
+
+    Playwright's sync API keeps an event loop running while it is open, so a second
+    `sync_playwright()` in the same session fails: tests that need a browser take this fixture."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: run `make browser` (apt-get install chromium)")
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

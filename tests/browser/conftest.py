@@ -15,8 +15,6 @@ import pytest
 
 from .helpers import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DESKTOP,
     HOSTILE,
     SAMPLE,
@@ -69,18 +67,6 @@ def own_server(browser_index, tmp_path):
     live = LiveServer(browser_index["spare"], browser_index["transcripts"], tmp_path / "server.log").start()
     yield live
     live.stop()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}: run `make browser` (apt-get install chromium)")
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

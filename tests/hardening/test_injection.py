@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -182,15 +181,11 @@ def test_external_model_post_processing_guarantees_hold(hostile_index, app_setti
     assert_guarantees(results)
 
 
-def test_the_chat_ui_renders_hostile_answers_inertly(hostile_index, tmp_path):
+def test_the_chat_ui_renders_hostile_answers_inertly(hostile_index, tmp_path, browser):
     """One case in the browser (the UI's own suite has more): the exfiltration, phishing, HTML
     and reference-link answers, in the real chat page on Chromium; no image, no script and no
     link to an outside address appears in answers or in the passage shown for a citation."""
-    from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, WATCH, Chat, LiveServer
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (`make browser`)")
-    from playwright.sync_api import sync_playwright
+    from tests.browser.helpers import WATCH, Chat, LiveServer
 
     chroma = tmp_path / "chroma"
     shutil.copytree(hostile_index / "chroma", chroma, ignore=shutil.ignore_patterns("owner.lock"))
@@ -202,9 +197,9 @@ def test_the_chat_ui_renders_hostile_answers_inertly(hostile_index, tmp_path):
       xss: window.__xss || null,
     })"""
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page()
+        context = browser.new_context()
+        try:
+            page = context.new_page()
             page.set_default_timeout(60_000)
             page.add_init_script(WATCH)
             page.goto(server.url + "/")
@@ -218,6 +213,7 @@ def test_the_chat_ui_renders_hostile_answers_inertly(hostile_index, tmp_path):
                 assert "evil.example" in dialog.inner_text()
                 assert page.evaluate(inert) == {"images": 0, "outside": [], "xss": None}, name
                 page.keyboard.press("Escape")
-            browser.close()
+        finally:
+            context.close()
     finally:
         server.stop()
