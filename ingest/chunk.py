@@ -80,6 +80,12 @@ class Chunk:
         """The question is embedded with its answer, so a piece is found by what was asked."""
         return f"{self.question}\n{self.text}"
 
+    @property
+    def sentence_spans(self) -> list[tuple[int, int]]:
+        """Where each sentence sits inside `embed_text` (sentence spans are source-file spans)."""
+        base = len(self.question) + 1 - self.metadata[ix.K_START]
+        return [(s.start + base, s.end + base) for s in self.sentences]
+
 
 def _pack(sentences: list[Sentence], max_chars: int) -> list[list[Sentence]]:
     """Cut sentences into about equal pieces of ~max_chars; never split a sentence.

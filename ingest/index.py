@@ -124,6 +124,61 @@ class Embedder(Embeddings):
             show_progress_bar=False,
         )
 
+    def encode_pieces(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]):
+        """Embed each text and, from the same forward pass, the character spans inside it.
+
+        A text's vector is exactly what `encode` gives (the model's own pooling). A span's vector
+        is the mean of the text's token embeddings that fall inside the span, normalised: "late
+        chunking" (Günther et al., 2024, arXiv:2409.04701), so a sentence is embedded in the
+        context of its question and answer at no extra model cost. Spans whose tokens were cut
+        off by the model's length limit are encoded on their own instead.
+        Returns (text vectors (n, dim), [span vectors (len(spans[i]), dim) per text]).
+        """
+        import numpy as np
+        import torch
+
+        texts = list(texts)
+        with self._lock:
+            self.encoded += len(texts)
+        model = self.model
+        tokenizer = model.tokenizer
+        max_len = model.max_seq_length
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # less padding per batch
+        text_vecs = np.zeros((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+        span_vecs: list = [None] * len(texts)
+        redo: list[tuple[int, int, str]] = []  # (text, span, span text) to encode on their own
+        for lo in range(0, len(order), self.batch_size):
+            idx = order[lo : lo + self.batch_size]
+            batch = [texts[i] for i in idx]
+            features = model.preprocess(batch)
+            offsets = tokenizer(batch, padding=True, truncation=True, max_length=max_len,
+                                return_offsets_mapping=True, return_tensors="np")["offset_mapping"]
+            with torch.inference_mode():
+                out = model.forward(features)
+            tokens = out["token_embeddings"].numpy()
+            mask = features["attention_mask"].numpy().astype(bool)
+            pooled = out["sentence_embedding"].numpy()
+            text_vecs[idx] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            for row, i in enumerate(idx):
+                starts, ends = offsets[row, :, 0], offsets[row, :, 1]
+                real = mask[row] & (ends > starts)  # drops padding and special tokens
+                vecs = np.zeros((len(spans[i]), text_vecs.shape[1]), dtype=np.float32)
+                for j, (a, b) in enumerate(spans[i]):
+                    inside = real & (starts >= a) & (ends <= b)
+                    if not inside.any() or ends[real].max() < b:  # span (partly) truncated away
+                        redo.append((i, j, texts[i][a:b]))
+                        continue
+                    v = tokens[row][inside].mean(axis=0)
+                    vecs[j] = v / max(float(np.linalg.norm(v)), 1e-12)
+                span_vecs[i] = vecs
+        if redo:
+            own = self._encode([r[2] for r in redo], self.batch_size)
+            for (i, j, _), v in zip(redo, own):
+                span_vecs[i][j] = v
+        with self._lock:
+            self.encoded += len(redo)
+        return text_vecs, span_vecs
+
     def _encode_batch(self, texts: list[str]):
         """The coalesced requests of concurrent callers, as one forward pass."""
         return self._encode(texts, max(self.batch_size, len(texts)))

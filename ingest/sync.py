@@ -242,8 +242,11 @@ def apply_plan(
                 sent_docs.append(s.text)
                 sent_meta.append({ix.K_CHUNK: c.id, ix.K_TRANSCRIPT: c.metadata[ix.K_TRANSCRIPT],
                                   ix.K_SENT: j, ix.K_START: s.start, ix.K_END: s.end})
-        vectors = embedder.encode([c.embed_text for c in group] + sent_docs)
-        chunk_vecs, sent_vecs = vectors[: len(group)], vectors[len(group) :]
+        # One forward pass gives the chunk vectors and (late-chunked) their sentences' vectors.
+        before = embedder.encoded
+        chunk_vecs, per_chunk = embedder.encode_pieces(
+            [c.embed_text for c in group], [c.sentence_spans for c in group])
+        sent_vecs = [v for vecs in per_chunk for v in vecs]
         # A changed piece may have fewer sentences now, and a killed run may have left some:
         # clear them first. The chunk record is written last, so a kill here is redone next run.
         sent_coll.delete(where={ix.K_CHUNK: {"$in": [c.id for c in group]}})
@@ -262,7 +265,7 @@ def apply_plan(
             metadatas=[c.metadata for c in group],
         )
         done += len(group)
-        report.embedded += len(group) + len(sent_docs)
+        report.embedded += embedder.encoded - before
     if progress:
         progress("embed", total, total)
     touched = [c for p in report.plans for c in p.touched]

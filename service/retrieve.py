@@ -93,6 +93,7 @@ class Retriever:
         self.stemmer = Stemmer.Stemmer("english")
         self._lock = threading.Lock()
         self._qcache: dict[str, np.ndarray] = {}  # interviewer question -> embedding
+        self._scache: dict[str, np.ndarray] = {}  # answer sentence -> embedding (on its own)
         self._checked = 0.0
         self._pool = ThreadPoolExecutor(16, thread_name_prefix="search")  # BM25, sentence searches
         state = ix.read_state(client, settings)
@@ -256,14 +257,27 @@ class Retriever:
         return Retrieval(question, queries[-1], hits, vecs[0], ms, snap)
 
     def sentences_of(self, retrieval: Retrieval, hits: list[Hit]) -> dict[str, list[tuple[str, np.ndarray, dict]]]:
-        """The stored sentences (text, embedding, metadata) of the given chunks, in order."""
+        """The sentences (text, embedding, metadata) of the given chunks, in order.
+
+        The vectors are each sentence encoded on its own, as the answerer's scores and the
+        abstention threshold were calibrated with. The index stores late-chunked sentence vectors
+        (cheap at ingest, used for search); these are computed here for the few sentences of the
+        top passages only, and cached.
+        """
         ids = [ix.sentence_id(h.id, j) for h in hits for j in range(int(h.meta.get(ix.K_NSENT, 0)))]
         if not ids:
             return {}
-        got = (retrieval.snapshot or self.snap).sentences._collection.get(ids=ids, include=["documents", "embeddings", "metadatas"])
+        got = (retrieval.snapshot or self.snap).sentences._collection.get(ids=ids, include=["documents", "metadatas"])
+        docs = got["documents"]
+        missing = [d for d in dict.fromkeys(docs) if d not in self._scache]
+        if missing:
+            for d, v in zip(missing, self.embedder.encode(missing)):
+                self._scache[d] = v
+            while len(self._scache) > 20000:
+                self._scache.pop(next(iter(self._scache)))
         out: dict[str, list] = defaultdict(list)
-        for doc, emb, meta in zip(got["documents"], got["embeddings"], got["metadatas"]):
-            out[meta[ix.K_CHUNK]].append((doc, np.asarray(emb, dtype=np.float32), meta))
+        for doc, meta in zip(docs, got["metadatas"]):
+            out[meta[ix.K_CHUNK]].append((doc, self._scache[doc], meta))
         for lst in out.values():
             lst.sort(key=lambda x: x[2][ix.K_SENT])
         return out
