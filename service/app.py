@@ -14,12 +14,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from ingest.config import Settings
-from service import guard, store
 from ingest.lock import StoreLock
+from service import guard, store
 from service.api import chat, health, ingest, openai, ops
 from service.chat import build_pipeline
-from service.ingest_jobs import IngestManager
 from service.generate import LLMError
+from service.ingest_jobs import IngestManager
 from service.metrics import MetricsMiddleware
 
 STATIC = Path(__file__).parent / "static"

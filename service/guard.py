@@ -28,6 +28,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import aclosing
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TypeVar
 
@@ -159,8 +160,24 @@ def configure_access_log() -> None:
     access_log.setLevel(logging.INFO)
 
 
+CURRENT_REQUEST: ContextVar[str] = ContextVar("request_id", default="")  # set by RequestLog
+_SECRETS: set[str] = set()
+
+
+def register_secrets(*secrets: str) -> None:
+    """Strings (API keys) that must never reach a log line."""
+    _SECRETS.update(s for s in secrets if s and len(s) >= 4)
+
+
+def redact(text: str) -> str:
+    for secret in _SECRETS:
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
 def log_json(level: int, **fields) -> None:
-    access_log.log(level, json.dumps({"ts": round(time.time(), 3), **fields}, ensure_ascii=False))
+    """One JSON log line, with any registered secret redacted."""
+    access_log.log(level, redact(json.dumps({"ts": round(time.time(), 3), **fields}, ensure_ascii=False)))
 
 
 class RequestLog:
@@ -170,12 +187,7 @@ class RequestLog:
 
     def __init__(self, app, secrets: tuple[str, ...] = ()):
         self.app = app
-        self.secrets = tuple(s for s in secrets if s and len(s) >= 4)
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
+        register_secrets(*secrets)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -183,6 +195,7 @@ class RequestLog:
         incoming = header(scope, b"x-request-id")
         rid = incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
+        CURRENT_REQUEST.set(rid)
         started, status, sent = time.perf_counter(), None, 0
 
         async def send_with_id(message):
@@ -200,7 +213,7 @@ class RequestLog:
         except Exception as exc:  # noqa: BLE001 - logged with its traceback, answered generically
             error = type(exc).__name__
             log_json(logging.ERROR, event="error", request_id=rid, error=error,
-                     traceback=self.redact(traceback.format_exc(limit=20)))
+                     traceback=traceback.format_exc(limit=20))
             if status is None:
                 await send_json(send_with_id, 500, {"detail": INTERNAL_ERROR, "request_id": rid})
         finally:

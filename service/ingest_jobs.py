@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingest.config import Settings
+from ingest.index import ModelMismatch
 from ingest.parse import PARSERS, TranscriptError, parse_file
-from ingest.sync import SyncReport, rebuild, sync_paths
+from ingest.sync import RebuildFailed, SyncReport, rebuild, sync_paths
+from service.guard import log_json
 from service.retrieve import Retriever
 
 
@@ -82,7 +86,15 @@ class IngestManager:
             r.refresh()
             job.status, job.result = "done", {**report.counts(), "seconds": round(report.seconds, 3)}
         except Exception as exc:
-            job.status, job.error = "failed", str(exc)
+            # The job view is an API answer: only messages written for people go out as they are;
+            # anything else (it may carry paths or library internals) is logged, and named.
+            public = isinstance(exc, ModelMismatch | RebuildFailed | TranscriptError)
+            job.status = "failed"
+            job.error = str(exc) if public else (
+                f"{type(exc).__name__}: the ingest failed; the details are in the service log under job {job.id}")
+            if not public:
+                log_json(logging.ERROR, event="ingest_error", job=job.id, error=type(exc).__name__,
+                         traceback="".join(traceback.format_exception(exc, limit=20)))
             raise
         finally:
             job.phase, job.finished = "finished", time.time()

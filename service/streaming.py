@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
@@ -16,9 +17,8 @@ from sse_starlette import ServerSentEvent
 
 from service.chat import ChatEvent, DoneEvent, SourcesEvent, TokenEvent
 from service.generate import LLMError
+from service.guard import CURRENT_REQUEST, log_json
 from service.store import is_store_error, unavailable_detail
-
-log = logging.getLogger("service")
 
 FAILED = "The service failed while writing the answer (the error is in its log). Try again."
 
@@ -29,12 +29,16 @@ def _json(data) -> str:
 
 def stream_failure(exc: Exception) -> str:
     """What to tell the client when answering fails mid-stream."""
+    rid = CURRENT_REQUEST.get()
     if isinstance(exc, LLMError):
+        log_json(logging.WARNING, event="stream_error", request_id=rid, error=type(exc).__name__, detail=exc.detail)
         return exc.detail
     if is_store_error(exc):  # Chroma went away: say so (it recovers by itself), no stack trace
-        log.warning("answer stream failed: Chroma unreachable (%s: %s)", type(exc).__name__, exc)
+        log_json(logging.WARNING, event="stream_error", request_id=rid, error=type(exc).__name__,
+                 detail="Chroma unreachable")
         return unavailable_detail()
-    log.exception("answer stream failed", exc_info=exc)
+    log_json(logging.ERROR, event="stream_error", request_id=rid, error=type(exc).__name__,
+             traceback="".join(traceback.format_exception(exc, limit=20)))
     return FAILED
 
 

@@ -103,7 +103,8 @@ async def upload(files: list[UploadFile], manager: IngestDep, caller: CallerDep,
 
 
 @router.get("/v1/ingest/{job_id}")
-def job(job_id: str, manager: IngestDep) -> dict:
+def job(job_id: str, manager: IngestDep, _caller: CallerDep) -> dict:
+    """Progress and result of an ingest job (same key as starting one)."""
     found = manager.jobs.get(job_id)
     if found is None:
         raise HTTPException(404, f"no ingest job '{job_id}' (jobs are kept until the service restarts)")

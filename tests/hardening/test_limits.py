@@ -241,11 +241,41 @@ def test_errors_show_no_trace_path_or_key(live, broken, capsys):
             for leak in ("Traceback", "RuntimeError", "boom", "/srv", ".py", KEY, "File "):
                 assert leak not in text, (leak, text)
         assert "event: error" in streamed.text
-    # the log has the traceback, under the request id, with the key redacted
+    # the log has the traceback, under the request id, with the key redacted; so has the failure
+    # in the middle of a stream (its response had begun: the client got an `error` event)
     err = capsys.readouterr().err
     lines = [json.loads(x) for x in err.splitlines() if x.startswith("{")]
     failure = next(x for x in lines if x.get("event") == "error" and x["request_id"] == body["request_id"])
     assert SECRET_PATH in failure["traceback"] and KEY not in failure["traceback"]
+    mid_stream = next(x for x in lines if x.get("event") == "stream_error"
+                      and x["request_id"] == streamed.headers["x-request-id"])
+    assert mid_stream["error"] == "RuntimeError" and SECRET_PATH in mid_stream["traceback"]
+    assert KEY not in err and "[redacted]" in mid_stream["traceback"]
+
+
+def test_a_failed_ingest_job_is_shown_to_key_holders_without_internals(live, monkeypatch, capsys):
+    """Fault injected at the sync call (a failure with a path and the key in its text)."""
+    import service.ingest_jobs
+
+    def fail(*args, **kw):
+        raise RuntimeError(f"boom in {SECRET_PATH} with key {KEY}")
+
+    monkeypatch.setattr(service.ingest_jobs, "sync_paths", fail)
+    manager = live.app.state.ingest
+    with pytest.raises(RuntimeError):
+        manager.run("sync", "test")
+    job_id = next(reversed(manager.jobs))
+    with client_from(live.url, "127.0.0.81") as http:
+        assert http.get(f"/v1/ingest/{job_id}").status_code == 401  # the job view needs the key too
+        assert http.get(f"/v1/ingest/{job_id}", headers={"X-API-Key": "wrong-key-0000"}).status_code == 401
+        view = http.get(f"/v1/ingest/{job_id}", headers={"X-API-Key": KEY}).json()
+    assert view["status"] == "failed" and view["error"].startswith("RuntimeError")
+    assert job_id in view["error"] and "service log" in view["error"]
+    for leak in ("boom", "/srv", KEY):
+        assert leak not in json.dumps(view), leak
+    err = capsys.readouterr().err
+    logged = next(json.loads(x) for x in err.splitlines() if x.startswith("{") and '"ingest_error"' in x)
+    assert logged["job"] == job_id and SECRET_PATH in logged["traceback"] and KEY not in err
 
 
 def test_one_json_log_line_per_request_with_its_id_and_no_keys(live, capsys):

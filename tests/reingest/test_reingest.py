@@ -184,9 +184,11 @@ def test_upload_stores_syncs_and_answers_without_restart(keyed):
     assert (s.transcripts_dir / "hopper.txt").read_bytes() == SMALL
     answer = api.post("/v1/chat", json={"messages": [{"role": "user", "content": "What was found in the relay?"}]}).json()
     assert answer["sources"][0]["transcript"] == "hopper" and "moth" in answer["answer"]
-    job = api.get(f"/v1/ingest/{body['job']}").json()
+    key = {"X-API-Key": "s3cret-key-123"}
+    assert api.get(f"/v1/ingest/{body['job']}").status_code == 401
+    job = api.get(f"/v1/ingest/{body['job']}", headers=key).json()
     assert job["status"] == "done" and job["result"]["added"] == 1
-    assert api.get("/v1/ingest/nope").status_code == 404
+    assert api.get("/v1/ingest/nope", headers=key).status_code == 404
 
 
 @pytest.mark.parametrize(
