@@ -6,7 +6,9 @@ two sources of truth for any of them is the classic bug of this kind of project.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -237,6 +239,12 @@ def collection_name(settings: Settings, suffix: str, generation: int = 1) -> str
 
 def _meta(client: ClientAPI, settings: Settings) -> Collection:
     return client.get_or_create_collection(collection_name(settings, META_SUFFIX))
+
+
+def next_version(state: IndexState) -> int:
+    """A version no other writer picks: two processes syncing at once against a Chroma server
+    must not both write `version + 1` (a worker that saw the first would miss the second)."""
+    return max(state.version + 1, time.time_ns() // 1000 + random.randrange(1_000_000))
 
 
 def read_state(client: ClientAPI, settings: Settings) -> IndexState:

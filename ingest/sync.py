@@ -305,7 +305,7 @@ def sync_paths(
         apply_plan(report, embedder, client, settings, gen, progress)
         changed = report.added or report.updated or report.deleted
         if live and (changed or state.embedding_model != settings.embedding_model):
-            ix.write_state(client, settings, ix.IndexState(gen, state.version + 1, settings.embedding_model))
+            ix.write_state(client, settings, ix.IndexState(gen, ix.next_version(state), settings.embedding_model))
     report.seconds = time.perf_counter() - started
     record_sync(report)  # Prometheus counters (served by /metrics when the service ingests)
     return report
@@ -339,7 +339,7 @@ def rebuild(
     except RebuildFailed:
         ix.drop_generation(client, settings, new)
         raise
-    ix.write_state(client, settings, ix.IndexState(new, state.version + 1, settings.embedding_model))
+    ix.write_state(client, settings, ix.IndexState(new, ix.next_version(state), settings.embedding_model))
     time.sleep(grace_seconds)  # requests that started on the old generation finish on it
     ix.drop_generation(client, settings, state.generation)
     report.seconds = time.perf_counter() - started

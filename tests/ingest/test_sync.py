@@ -153,3 +153,16 @@ def test_help_shows_an_example(help_flag, capsys):
         ingest_main([help_flag])
     assert exc.value.code == 0
     assert "rag-ingest --dry-run" in capsys.readouterr().out
+
+
+def test_two_writers_from_the_same_state_record_different_versions(settings):
+    """Two syncs that read the same state (two processes on one Chroma server) must not both
+    write version + 1: a worker that reloaded after the first would miss the second."""
+    client = ix.chroma_client(settings)
+    seen = ix.read_state(client, settings)
+    first, second = ix.next_version(seen), ix.next_version(seen)
+    assert first != second and min(first, second) > seen.version
+    ix.write_state(client, settings, ix.IndexState(seen.generation, first, settings.embedding_model))
+    assert ix.read_state(client, settings).version == first  # round-trips through Chroma (int64)
+    later = ix.next_version(ix.read_state(client, settings))
+    assert later > first
