@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -225,28 +226,21 @@ def apply_plan(
     generation: int,
     progress: Progress | None = None,
 ) -> None:
-    """Embed and write what the plan says, sentences before their chunk record."""
+    """Embed and write what the plan says, sentences before their chunk record.
+
+    Chunks are embedded in order of length (less padding per model batch) and each step's
+    writes run on a background thread while the next step is encoded: the model, not Chroma,
+    sets the pace. One write is in flight at a time: a killed run leaves at most two steps for
+    the next run to redo.
+    """
     chunks_coll = ix.open_collection(client, settings, ix.CHUNK_SUFFIX, generation)
     sent_coll = ix.open_collection(client, settings, ix.SENTENCE_SUFFIX, generation)
     batch = min(client.get_max_batch_size(), settings.write_batch_size)
-    todo = [c for p in report.plans for c in (*p.added, *p.updated)]
+    todo = sorted((c for p in report.plans for c in (*p.added, *p.updated)), key=lambda c: len(c.embed_text))
     total = len(todo)
     done = 0
-    for group in _batches(todo, batch):
-        if progress:
-            progress("embed", done, total)
-        sent_ids, sent_docs, sent_meta = [], [], []
-        for c in group:
-            for j, s in enumerate(c.sentences):
-                sent_ids.append(ix.sentence_id(c.id, j))
-                sent_docs.append(s.text)
-                sent_meta.append({ix.K_CHUNK: c.id, ix.K_TRANSCRIPT: c.metadata[ix.K_TRANSCRIPT],
-                                  ix.K_SENT: j, ix.K_START: s.start, ix.K_END: s.end})
-        # One forward pass gives the chunk vectors and (late-chunked) their sentences' vectors.
-        before = embedder.encoded
-        chunk_vecs, per_chunk = embedder.encode_pieces(
-            [c.embed_text for c in group], [c.sentence_spans for c in group])
-        sent_vecs = [v for vecs in per_chunk for v in vecs]
+
+    def write(group: list[Chunk], chunk_vecs, sent_ids, sent_vecs, sent_docs, sent_meta) -> None:
         # A changed piece may have fewer sentences now, and a killed run may have left some:
         # clear them first. The chunk record is written last, so a kill here is redone next run.
         sent_coll.delete(where={ix.K_CHUNK: {"$in": [c.id for c in group]}})
@@ -264,8 +258,37 @@ def apply_plan(
             documents=[c.text for c in group],
             metadatas=[c.metadata for c in group],
         )
-        done += len(group)
-        report.embedded += embedder.encoded - before
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write") as writer:
+        pending: tuple[Future, int] | None = None  # the write in flight, and its chunk count
+        try:
+            for group in _batches(todo, batch):
+                if progress:
+                    progress("embed", done, total)
+                sent_ids, sent_docs, sent_meta = [], [], []
+                for c in group:
+                    for j, s in enumerate(c.sentences):
+                        sent_ids.append(ix.sentence_id(c.id, j))
+                        sent_docs.append(s.text)
+                        sent_meta.append({ix.K_CHUNK: c.id, ix.K_TRANSCRIPT: c.metadata[ix.K_TRANSCRIPT],
+                                          ix.K_SENT: j, ix.K_START: s.start, ix.K_END: s.end})
+                # One forward pass gives the chunk vectors and (late-chunked) their sentences' vectors.
+                before = embedder.encoded
+                chunk_vecs, per_chunk = embedder.encode_pieces(
+                    [c.embed_text for c in group], [c.sentence_spans for c in group])
+                sent_vecs = [v for vecs in per_chunk for v in vecs]
+                report.embedded += embedder.encoded - before
+                if pending:
+                    pending[0].result()  # the step before is written (or its error is raised here)
+                    done += pending[1]
+                pending = writer.submit(write, group, chunk_vecs, sent_ids, sent_vecs, sent_docs, sent_meta), len(group)
+            if pending:
+                pending[0].result()
+                done += pending[1]
+                pending = None
+        finally:
+            if pending:  # an encode failed: let the write in flight finish rather than cut it
+                pending[0].exception()
     if progress:
         progress("embed", total, total)
     touched = [c for p in report.plans for c in p.touched]
