@@ -94,6 +94,7 @@ class Retriever:
         self._lock = threading.Lock()
         self._qcache: dict[str, np.ndarray] = {}  # interviewer question -> embedding
         self._scache: dict[str, np.ndarray] = {}  # answer sentence -> embedding (on its own)
+        self._cache_lock = threading.Lock()  # writers of the two caches above
         self._checked = 0.0
         self._pool = ThreadPoolExecutor(16, thread_name_prefix="search")  # BM25, sentence searches
         state = ix.read_state(client, settings)
@@ -268,16 +269,10 @@ class Retriever:
         if not ids:
             return {}
         got = (retrieval.snapshot or self.snap).sentences._collection.get(ids=ids, include=["documents", "metadatas"])
-        docs = got["documents"]
-        missing = [d for d in dict.fromkeys(docs) if d not in self._scache]
-        if missing:
-            for d, v in zip(missing, self.embedder.encode(missing)):
-                self._scache[d] = v
-            while len(self._scache) > 20000:
-                self._scache.pop(next(iter(self._scache)))
+        vecs = self._vectors(self._scache, got["documents"])
         out: dict[str, list] = defaultdict(list)
-        for doc, meta in zip(docs, got["metadatas"]):
-            out[meta[ix.K_CHUNK]].append((doc, self._scache[doc], meta))
+        for doc, meta in zip(got["documents"], got["metadatas"]):
+            out[meta[ix.K_CHUNK]].append((doc, vecs[doc], meta))
         for lst in out.values():
             lst.sort(key=lambda x: x[2][ix.K_SENT])
         return out
@@ -285,13 +280,23 @@ class Retriever:
     def question_similarity(self, retrieval: Retrieval, hits: list[Hit]) -> list[float]:
         """Cosine between the user's question and the interviewer question of each hit."""
         questions = [h.meta.get(ix.K_QUESTION, "") for h in hits]
-        missing = [q for q in dict.fromkeys(questions) if q not in self._qcache]
+        vecs = self._vectors(self._qcache, questions)
+        return [float(np.dot(retrieval.qvec, vecs[q])) for q in questions]
+
+    CACHE_MAX = 20000  # texts per embedding cache (384 floats each: about 30 MB)
+
+    def _vectors(self, cache: dict[str, np.ndarray], texts: list[str]) -> dict[str, np.ndarray]:
+        """Embeddings of `texts`, encoding only those not in `cache` (bounded, oldest out first)."""
+        out = {t: cache.get(t) for t in dict.fromkeys(texts)}
+        missing = [t for t, v in out.items() if v is None]
         if missing:
-            for q, v in zip(missing, self.embedder.encode(missing)):
-                self._qcache[q] = v
-            while len(self._qcache) > 20000:
-                self._qcache.pop(next(iter(self._qcache)))
-        return [float(np.dot(retrieval.qvec, self._qcache[q])) for q in questions]
+            encoded = self.embedder.encode(missing)
+            with self._cache_lock:
+                for t, v in zip(missing, encoded):
+                    out[t] = cache[t] = v
+                while len(cache) > self.CACHE_MAX:
+                    cache.pop(next(iter(cache)))
+        return out
 
     def starters(self, n: int = 4) -> list[str]:
         """Interviewer questions from the index, for an empty chat (spread across transcripts)."""
