@@ -8,7 +8,7 @@ import threading
 import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import bm25s
 import numpy as np
@@ -67,6 +67,9 @@ class Snapshot:
     ids: list[str]
     bm25: bm25s.BM25 | None
     idf: dict[str, float]
+    # chunk id -> its sentence records [(text, metadata)], read from Chroma on first use; it
+    # lives as long as this snapshot, which a re-ingest replaces
+    sentence_records: dict[str, list[tuple[str, dict]]] = field(default_factory=dict)
 
     @property
     def transcripts(self) -> int:
@@ -265,17 +268,28 @@ class Retriever:
         (cheap at ingest, used for search); these are computed here for the few sentences of the
         top passages only, and cached.
         """
-        ids = [ix.sentence_id(h.id, j) for h in hits for j in range(int(h.meta.get(ix.K_NSENT, 0)))]
-        if not ids:
-            return {}
-        got = (retrieval.snapshot or self.snap).sentences._collection.get(ids=ids, include=["documents", "metadatas"])
-        vecs = self._vectors(self._scache, got["documents"])
-        out: dict[str, list] = defaultdict(list)
-        for doc, meta in zip(got["documents"], got["metadatas"]):
-            out[meta[ix.K_CHUNK]].append((doc, vecs[doc], meta))
-        for lst in out.values():
-            lst.sort(key=lambda x: x[2][ix.K_SENT])
-        return out
+        snap = retrieval.snapshot or self.snap
+        records = snap.sentence_records
+        missing = [h for h in hits if h.id not in records]
+        if missing:
+            ids = [ix.sentence_id(h.id, j) for h in missing for j in range(int(h.meta.get(ix.K_NSENT, 0)))]
+            got = snap.sentences._collection.get(ids=ids, include=["documents", "metadatas"]) if ids else None
+            fresh: dict[str, list] = {h.id: [] for h in missing}
+            for doc, meta in zip(got["documents"], got["metadatas"]) if got else ():
+                fresh[meta[ix.K_CHUNK]].append((doc, meta))
+            for lst in fresh.values():
+                lst.sort(key=lambda x: x[1][ix.K_SENT])
+            with self._cache_lock:  # only whole records: a sync may be rewriting a chunk's sentences
+                for h in missing:
+                    if len(fresh[h.id]) == int(h.meta.get(ix.K_NSENT, 0)):
+                        records[h.id] = fresh[h.id]
+                while len(records) > self.CACHE_MAX:
+                    records.pop(next(iter(records)))
+        else:
+            fresh = {}
+        chosen = {h.id: records.get(h.id) or fresh.get(h.id) or [] for h in hits}
+        vecs = self._vectors(self._scache, [doc for lst in chosen.values() for doc, _ in lst])
+        return {cid: [(doc, vecs[doc], meta) for doc, meta in lst] for cid, lst in chosen.items() if lst}
 
     def question_similarity(self, retrieval: Retrieval, hits: list[Hit]) -> list[float]:
         """Cosine between the user's question and the interviewer question of each hit."""
