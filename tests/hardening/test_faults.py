@@ -25,6 +25,7 @@ from ingest import index as ix
 from ingest.config import Settings
 from tests.conftest import SAMPLE
 from tests.hardening.conftest import SWITCH, ask, free_port, open_client, wait_until
+from tests.servers import stop_process
 from tests.sse import sse
 
 QUESTION = "When was Alibaba Cloud started?"
@@ -53,13 +54,7 @@ class Service:
         wait_until(up, 180, "rag-serve to start")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, grace=20)
 
 
 def copy_index(index: Path, dest: Path) -> Path:
