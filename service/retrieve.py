@@ -271,10 +271,10 @@ class Retriever:
         snap = retrieval.snapshot or self.snap
         records = snap.sentence_records
         missing = [h for h in hits if h.id not in records]
+        fresh: dict[str, list] = {h.id: [] for h in missing}
         if missing:
             ids = [ix.sentence_id(h.id, j) for h in missing for j in range(int(h.meta.get(ix.K_NSENT, 0)))]
             got = snap.sentences._collection.get(ids=ids, include=["documents", "metadatas"]) if ids else None
-            fresh: dict[str, list] = {h.id: [] for h in missing}
             for doc, meta in zip(got["documents"], got["metadatas"]) if got else ():
                 fresh[meta[ix.K_CHUNK]].append((doc, meta))
             for lst in fresh.values():
@@ -285,8 +285,6 @@ class Retriever:
                         records[h.id] = fresh[h.id]
                 while len(records) > self.CACHE_MAX:
                     records.pop(next(iter(records)))
-        else:
-            fresh = {}
         chosen = {h.id: records.get(h.id) or fresh.get(h.id) or [] for h in hits}
         vecs = self._vectors(self._scache, [doc for lst in chosen.values() for doc, _ in lst])
         return {cid: [(doc, vecs[doc], meta) for doc, meta in lst] for cid, lst in chosen.items() if lst}
@@ -297,7 +295,7 @@ class Retriever:
         vecs = self._vectors(self._qcache, questions)
         return [float(np.dot(retrieval.qvec, vecs[q])) for q in questions]
 
-    CACHE_MAX = 20000  # texts per embedding cache (384 floats each: about 30 MB)
+    CACHE_MAX = 20000  # entries per cache: texts per embedding cache (384 floats each), chunks per snapshot
 
     def _vectors(self, cache: dict[str, np.ndarray], texts: list[str]) -> dict[str, np.ndarray]:
         """Embeddings of `texts`, encoding only those not in `cache` (bounded, oldest out first)."""
