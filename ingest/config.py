@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     chroma_check_timeout: float = Field(
         2.0, gt=0, description="Seconds a readiness heartbeat (/ready, /health) waits for the Chroma server."
     )
+    chroma_request_timeout: float = Field(
+        30.0, gt=0, description="Seconds any one call to the Chroma server may take before it fails "
+        "(a chat then gets 503): a server that is hung, not stopped, never blocks a worker for longer.",
+    )
     index_check_seconds: float = Field(
         2.0, ge=0.0, description="How often (at most) each worker checks the index version recorded in "
         "Chroma and reloads its keyword index after another process or worker re-ingested.",
@@ -123,12 +127,22 @@ class Settings(BaseSettings):
 
     # --- re-ingest through the service ---
     api_key: SecretStr | None = Field(
-        None, description="Key for the ingest API (X-API-Key). Unset: only loopback clients may re-ingest."
+        None, description="Key for the ingest API (X-API-Key). Unset: only loopback clients may re-ingest, "
+        "and from a browser only through a loopback address (http://127.0.0.1, localhost). Either way a "
+        "page on another site (or another port) may not ingest unless its origin is listed in CORS_ORIGINS."
     )
     max_upload_bytes: int = Field(5_000_000, ge=1, description="Largest transcript file accepted by upload.")
     rebuild_grace_seconds: float = Field(
         2.0, ge=0.0, description="After a rebuild switches generations, wait this long before dropping "
         "the old one, so requests already running on it finish.",
+    )
+    key_failure_limit: float = Field(
+        6.0, ge=0.0, description="Wrong API keys one client (address) may send to the ingest API per "
+        "minute, after KEY_FAILURE_BURST; past it every keyed ingest request from that client gets 429 "
+        "with Retry-After until the wait is over. A correct key never counts. 0: no limit.",
+    )
+    key_failure_burst: int = Field(
+        10, ge=1, description="Wrong API keys one client may send in a row before KEY_FAILURE_LIMIT applies."
     )
 
     # --- HTTP service ---
@@ -197,6 +211,33 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(
         10.0, ge=0.0, description="On SIGTERM `rag-serve` stops accepting, lets answers in progress finish "
         "for up to this long, then closes the rest and exits.",
+    )
+    header_timeout: float = Field(
+        10.0, gt=0, description="Seconds a client has to send a request's line and headers, from the "
+        "moment it connects (or sends the first byte of its next request); then 408 and the connection "
+        "is closed. Bounds slow-header (slowloris) and silent connections.",
+    )
+    max_header_bytes: int = Field(
+        32_768, ge=4096, le=1_048_576, description="Largest request line plus headers; a larger one gets "
+        "431 and the connection is closed before more of it is read.",
+    )
+    body_timeout: float = Field(
+        60.0, gt=0, description="Seconds a request body may take to arrive in full (uploads included); "
+        "then 408 and the connection is closed. A chat counts toward MAX_CONCURRENT_CHATS only once "
+        "its body is in.",
+    )
+    keep_alive_timeout: float = Field(
+        5.0, gt=0, description="Seconds an idle keep-alive connection stays open between requests.",
+    )
+    max_connections: int = Field(
+        256, ge=1, description="Open connections one worker accepts (uvicorn's limit_concurrency); past "
+        "it every new request gets 503 until some close.",
+    )
+    forwarded_allow_ips: str = Field(
+        "", description="Addresses or networks of reverse proxies whose X-Forwarded-For / "
+        "X-Forwarded-Proto the service trusts, comma-separated (uvicorn's format, e.g. "
+        "`127.0.0.1` or `10.0.0.0/8`). Empty: forwarded headers are ignored and the client is the "
+        "connecting address (rate limits and the loopback check use it).",
     )
 
     @field_validator("cors_allow_credentials")

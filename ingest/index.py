@@ -20,6 +20,7 @@ from langchain_core.embeddings import Embeddings
 
 from ingest.coalesce import Coalescer
 from ingest.config import DEFAULT_EMBEDDING_MODEL, Settings
+from ingest.deadline import bounded
 
 # Metadata keys stored with every chunk.
 K_TRANSCRIPT = "transcript"  # transcript id (path relative to its folder, without suffix)
@@ -198,9 +199,14 @@ def load_embedder(settings: Settings, lazy: bool = False) -> Embedder:
 
 
 def chroma_client(settings: Settings) -> ClientAPI:
-    """Embedded store on disk by default; a Chroma server when CHROMA_HOST is set."""
+    """Embedded store on disk by default; a Chroma server when CHROMA_HOST is set.
+
+    A server's every call, on the client and its collections, fails with ChromaTimeout after
+    CHROMA_REQUEST_TIMEOUT seconds (see ingest/deadline.py): chromadb's HttpClient has no timeout.
+    """
     if settings.client_server:
-        return chromadb.HttpClient(
+        return bounded(
+            settings.chroma_request_timeout, store_label(settings), chromadb.HttpClient,
             host=settings.chroma_host,
             port=settings.chroma_port,
             ssl=settings.chroma_ssl,

@@ -17,8 +17,9 @@ from ingest.config import Settings
 
 log = logging.getLogger("service")
 
-# What a request sees when the Chroma server is gone: refused or dropped connections, timeouts,
-# and a proxy in front of it answering "bad gateway / unavailable".
+# What a request sees when the Chroma server is gone: refused or dropped connections, timeouts
+# (a hung server: ingest.deadline.ChromaTimeout is an httpx timeout), and a proxy in front of it
+# answering "bad gateway / unavailable".
 STORE_ERRORS: tuple[type[BaseException], ...] = (httpx.TransportError, ConnectionError, httpx.HTTPStatusError)
 
 
@@ -50,8 +51,9 @@ def unavailable_detail(settings: Settings | None = None) -> str:
 def heartbeat(settings: Settings, client=None) -> str | None:
     """None when Chroma answers its heartbeat, else why not (bounded by CHROMA_CHECK_TIMEOUT).
 
-    In client/server mode this asks the server directly with a short timeout (the Chroma
-    client itself has none); the embedded store is in-process and answers when it is open.
+    In client/server mode this asks the server directly with this shorter timeout (the client's
+    calls wait up to CHROMA_REQUEST_TIMEOUT); the embedded store is in-process and answers when
+    it is open.
     """
     if not settings.client_server:
         if client is None:
