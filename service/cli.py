@@ -26,8 +26,6 @@ def main(argv: list[str] | None = None) -> int:
         Path(metrics_dir).mkdir(parents=True, exist_ok=True)
         for stale in Path(metrics_dir).glob("*.db"):  # before any metric exists in this run
             stale.unlink()
-    import uvicorn
-
     from ingest import index as ix
     from ingest.config import Settings
 
@@ -52,16 +50,14 @@ def main(argv: list[str] | None = None) -> int:
             report = sync_paths([settings.transcripts_dir], settings, ix.load_embedder(settings, lazy=True), client)
             print(f"ingested: {report.summary()}", file=sys.stderr)
         del client
-    host, port = args.host or settings.host, args.port or settings.port
+    from service.serving import serve
+
     # SIGTERM: stop accepting, let answers in progress finish for up to the grace period, then exit;
-    # the service's own JSON line per request replaces uvicorn's access log
-    serve = {"host": host, "port": port, "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
-             "access_log": not settings.access_log}
-    if workers > 1:  # each worker builds its app from the environment (Settings())
-        uvicorn.run("service.cli:served_app", factory=True, workers=workers, **serve)
-    else:
-        uvicorn.run(served_app(settings), **serve)
-    return 0
+    # request heads, bodies, idle connections and their number are bounded (service/serving.py)
+    host, port = args.host or settings.host, args.port or settings.port
+    # with several workers each builds its app from the environment (Settings())
+    app = "service.cli:served_app" if workers > 1 else served_app(settings)
+    return serve(app, settings, host=host, port=port, workers=workers)
 
 
 def served_app(settings=None):

@@ -6,7 +6,10 @@ Everything here is small pure-ASGI middleware or a plain function, installed by 
     Metrics (outermost, service.metrics) → RequestLog → CORS → Limits → BodyLimit → the app
 
 so the log line and `X-Request-ID` cover every answer, 413/429/503 carry CORS headers, and
-limits are checked before a byte of the body is read. Rate limits are in-process token buckets
+rate limits are checked before a byte of the body is read. A chat counts toward the concurrency
+cap only once its body is in, and a body must arrive within BODY_TIMEOUT (408): a client that
+stalls mid-body holds a connection for a bounded time and never a chat slot. The request head
+is bounded by the HTTP protocol (service/serving.py). Rate limits are in-process token buckets
 (per worker: with N workers a client gets up to N times the rate) unless RATE_LIMIT_STORE names
 a SQLite file that the workers of one host share.
 """
@@ -231,12 +234,14 @@ def _is_json(content_type: str | None) -> bool:
 # --- body size and type ------------------------------------------------------------------------------
 class BodyLimit:
     """415 for a chat request that is not JSON; 413 for a body over the limit: at once from
-    Content-Length (nothing of it is read), or as soon as a chunked body's bytes pass it."""
+    Content-Length (nothing of it is read), or as soon as a chunked body's bytes pass it; 408
+    when the body has not arrived in full `body_timeout` seconds after the request began."""
 
-    def __init__(self, app, max_bytes: int, max_upload_bytes: int):
+    def __init__(self, app, max_bytes: int, max_upload_bytes: int, body_timeout: float = 60.0):
         self.app = app
         self.max_bytes = max_bytes
         self.max_upload_bytes = max_upload_bytes
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -253,14 +258,24 @@ class BodyLimit:
                 return await send_json(send, 400, {"detail": "Content-Length is not a number"})
             if int(declared) > limit:
                 return await send_json(send, 413, {"detail": detail}, {"Connection": "close"})
-        seen = 0
+        seen, complete = 0, False
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
 
         async def counted():
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:  # later calls only wait for a disconnect (streams): no deadline
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:  # FastAPI re-raises HTTPException from reading the body
+                raise HTTPException(408, f"the request body did not arrive in full within "
+                                         f"{self.body_timeout:g} s (the service's BODY_TIMEOUT); send "
+                                         "the whole body at once", headers={"Connection": "close"}) from None
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > limit:  # FastAPI re-raises HTTPException from reading the body
+                if seen > limit:
                     raise HTTPException(413, detail, headers={"Connection": "close"})
             return message
 
@@ -330,7 +345,8 @@ def client_key(scope, settings: Settings) -> str:
 
 class Limits:
     """Per-client rate limits on chat and ingest (429 + Retry-After) and a cap on answers in
-    progress in this worker (a fast 503 + Retry-After past it)."""
+    progress in this worker (a fast 503 + Retry-After past it). A chat is in progress from the
+    moment its body is in (a stalled body takes no slot) until its response ends."""
 
     def __init__(self, app, settings: Settings):
         self.app = app
@@ -356,22 +372,34 @@ class Limits:
                     "detail": f"too many {group} requests from this client (limit {per_minute:g} a minute, "
                               f"bursts of {burst}); try again in {retry} s"}, {"Retry-After": str(retry)})
         cap = self.settings.max_concurrent_chats if group == "chat" else 0
-        if cap and self.active >= cap:
-            return await send_json(send, 503, {
-                "detail": f"the service is answering {cap} questions already (its limit); try again in a moment"},
-                {"Retry-After": "1"})
-        self.active += 1
+        if not cap:
+            return await self.app(scope, receive, send)
+        counted = False
+
+        async def receive_counted():
+            """Take a slot when the last piece of the body arrives (FastAPI answers the 503)."""
+            nonlocal counted
+            message = await receive()
+            if not counted and message["type"] == "http.request" and not message.get("more_body", False):
+                if self.active >= cap:
+                    raise HTTPException(503, f"the service is answering {cap} questions already (its limit); "
+                                             "try again in a moment", headers={"Retry-After": "1"})
+                self.active += 1
+                counted = True
+            return message
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive_counted, send)
         finally:
-            self.active -= 1
+            if counted:
+                self.active -= 1
 
 
 # --- wiring ---------------------------------------------------------------------------------
 def install(app, settings: Settings) -> None:
     """Add the guards to the app (call before the metrics middleware, which stays outermost)."""
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes,
-                       max_upload_bytes=settings.max_upload_request_bytes)
+                       max_upload_bytes=settings.max_upload_request_bytes, body_timeout=settings.body_timeout)
     app.add_middleware(Limits, settings=settings)
     if settings.cors_origins:
         app.add_middleware(

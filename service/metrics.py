@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import suppress
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    PLATFORM_COLLECTOR,
     REGISTRY,
     CollectorRegistry,
     Counter,
@@ -22,6 +24,11 @@ from prometheus_client import (
 )
 
 import ingest.metrics  # noqa: F401 - registers the ingest counters with the same registry
+
+# python_info names the interpreter and its exact version: nothing a dashboard needs, and a
+# hint for an attacker (/metrics has no key). The process_* and python_gc_* series stay.
+with suppress(KeyError):  # unregistered already
+    REGISTRY.unregister(PLATFORM_COLLECTOR)
 
 _FAST = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

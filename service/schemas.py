@@ -82,5 +82,6 @@ class Health(BaseModel):
     embedding_model: str
     answer_mode: str
     llm_model: str | None = None
-    store: str
+    store: str = Field(description="`embedded (collection NAME)` or `chroma server HOST:PORT …`; never a "
+                       "filesystem path.")
     chroma: str = Field("ok", description="`ok`, or why the Chroma store does not answer (status is then `degraded`).")
