@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
+import re
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from ingest.config import Settings
 from ingest.lock import StoreLock
-from service import guard, store
+from service import guard, ingest_auth, store
 from service.api import chat, health, ingest, openai, ops
 from service.chat import build_pipeline
 from service.generate import LLMError
@@ -31,7 +35,22 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+DOCS_ASSETS = "/static/docs"  # Swagger UI's files, shipped by the fastapi-offline package
 log = logging.getLogger("service")
+
+
+def docs_page(openapi_url: str, title: str) -> tuple[bytes, dict[str, str]]:
+    """/docs: Swagger UI from this server's own files (it works offline, loads nothing from a CDN),
+    under the chat page's CSP plus the hash of the page's one inline script."""
+    page = get_swagger_ui_html(openapi_url=openapi_url, title=title, swagger_ui_parameters={"validatorUrl": None},
+                               swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                               swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                               swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
+    inline = re.search(rb"<script>(.*?)</script>", page.body, re.DOTALL).group(1)
+    digest = base64.b64encode(hashlib.sha256(inline).digest()).decode()
+    csp = PAGE_HEADERS["Content-Security-Policy"].replace(
+        "script-src 'self';", f"script-src 'self' 'sha256-{digest}';")
+    return page.body, {**PAGE_HEADERS, "Content-Security-Policy": csp}
 
 
 def _describe(errors) -> str:
@@ -73,6 +92,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Grounded, cited answers from interview transcripts.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files; ReDoc (CDN only) is not served
+        redoc_url=None,
     )
 
     @app.exception_handler(RequestValidationError)
@@ -93,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for error in store.STORE_ERRORS:
         app.add_exception_handler(error, store_unavailable)
+    app.add_middleware(ingest_auth.IngestAuth, settings=settings)  # ingest keys, before the body is read
     guard.install(app, settings)  # limits, CORS, request ids and the JSON access log, catch-all 500
     app.add_middleware(MetricsMiddleware)
 
@@ -101,7 +123,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(openai.router)
     app.include_router(ops.router)
+    app.mount(DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    docs_body, docs_headers = docs_page(app.openapi_url, f"{app.title} - API")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return HTMLResponse(docs_body, headers=docs_headers)
 
     @app.get("/", include_in_schema=False)
     def index() -> FileResponse:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import hmac
 import logging
 import shutil
 from typing import Annotated
@@ -12,11 +11,19 @@ from chromadb.errors import ChromaError
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
+from ingest.index import ModelMismatch
+from ingest.sync import RebuildFailed
 from service.api.deps import SettingsDep
-from service.ingest_jobs import IngestBusy, IngestManager, UploadRejected, store_uploads
+from service.ingest_auth import Refused, check_request
+from service.ingest_jobs import (
+    IngestBusy,
+    IngestManager,
+    UploadRejected,
+    describe_upload,
+    store_uploads,
+)
 
 router = APIRouter(tags=["ingest"])
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 log = logging.getLogger("service")
 
 
@@ -29,19 +36,13 @@ IngestDep = Annotated[IngestManager, Depends(get_ingest)]
 
 def require_key(request: Request, settings: SettingsDep,
                 x_api_key: Annotated[str | None, Header()] = None) -> str:
-    """X-API-Key, compared in constant time; with no key configured, loopback clients only."""
+    """X-API-Key, compared in constant time; with no key configured, loopback clients only; never a
+    page on another site. service.ingest_auth runs the same check before the body is read."""
     client = request.client.host if request.client else "unknown"
-    expected = settings.api_key.get_secret_value() if settings.api_key else None
-    if expected is None:
-        if client not in LOOPBACK:
-            raise HTTPException(403, "re-ingest is only open to this machine while no API_KEY is "
-                                     "configured; set API_KEY on the service and send it as X-API-Key")
-        return client
-    if not x_api_key:
-        raise HTTPException(401, "missing API key: send it in the X-API-Key header")
-    if not hmac.compare_digest(x_api_key.encode(), expected.encode()):
-        raise HTTPException(401, "wrong API key in the X-API-Key header")
-    return f"key …{x_api_key[-4:]}" if len(x_api_key) > 8 else "key"
+    try:
+        return check_request(settings, request.scope, client, x_api_key)
+    except Refused as exc:
+        raise HTTPException(exc.status, exc.detail) from None
 
 
 CallerDep = Annotated[str, Depends(require_key)]
@@ -60,12 +61,18 @@ def _check_store(manager: IngestManager) -> None:
                                      f"{settings.min_free_disk_mb}); free some space, then ingest again")
 
 
-def _run(manager: IngestManager, kind: str, caller: str, paths=None) -> dict:
+def _run(manager: IngestManager, kind: str, caller: str, prepare=None) -> dict:
     _check_store(manager)
     try:
-        job, _ = manager.run(kind, caller, paths)
+        job, _ = manager.run(kind, caller, prepare=prepare)
     except IngestBusy as exc:
         raise HTTPException(409, str(exc)) from None
+    except UploadRejected as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    except ModelMismatch as exc:
+        raise HTTPException(409, str(exc)) from None
+    except RebuildFailed as exc:
+        raise HTTPException(500, f"the rebuild failed its check: {exc}") from None
     except (ChromaError, OSError) as exc:
         # A failed write (disk full) can leave the embedded Chroma client unable to write again
         # (its next write blocks): refuse further ingests instead of hanging them.
@@ -86,20 +93,23 @@ async def ingest(manager: IngestDep, caller: CallerDep, rebuild: bool = False) -
 
 
 @router.post("/v1/transcripts")
-async def upload(files: list[UploadFile], manager: IngestDep, caller: CallerDep, settings: SettingsDep) -> dict:
-    """Upload transcript files (multipart field `files`), store them in the folder, then sync."""
-    if manager.current is not None:
-        raise HTTPException(409, str(IngestBusy(manager.current)))
-    payload = []
-    for f in files:
-        data = await f.read(settings.max_upload_bytes + 1)
-        payload.append((f.filename or "", data))
-    try:
-        stored = await run_in_threadpool(store_uploads, settings, payload)
-    except UploadRejected as exc:
-        raise HTTPException(exc.status, str(exc)) from None
-    result = await run_in_threadpool(_run, manager, "upload", caller)
-    return {**result, "stored": [p.name for p in stored]}
+async def upload(files: list[UploadFile], manager: IngestDep, caller: CallerDep, settings: SettingsDep,
+                 replace: bool = False) -> dict:
+    """Upload transcript files (multipart field `files`), store them in the folder, then sync.
+
+    All or nothing: one bad file (name, format, size, content) stores none. The reply says what
+    happened to each file (`files`: stored, replaced, or skipped with the reason). A file whose
+    transcript id (its name without the extension) another file in the folder already has is a 409
+    unless `?replace=true`, which replaces that file.
+    """
+    payload = [(f.filename or "", await f.read(settings.max_upload_bytes + 1)) for f in files]
+
+    def store() -> dict:  # runs under the ingest claim: an upload refused with 409 stores nothing
+        outcome = store_uploads(settings, payload, replace)
+        return {"files": outcome, "stored": [f["file"] for f in outcome]}
+
+    result = await run_in_threadpool(_run, manager, "upload", caller, store)
+    return {**result, "files": describe_upload(result["files"], result["skipped"])}
 
 
 @router.get("/v1/ingest/{job_id}")
