@@ -12,9 +12,20 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import aclosing
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 from sse_starlette import ServerSentEvent
 
 from service.chat import ChatEvent, DoneEvent, SourcesEvent, TokenEvent
@@ -26,17 +37,47 @@ MODEL_ID = "transcript-rag"
 CREATED = int(time.time())
 
 
+class ContentPart(BaseModel):
+    """One OpenAI content part: a `text` part carries text; other kinds (images, audio, files)
+    are accepted and ignored."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description='"text", or another kind (image_url, input_audio …), which is ignored.')
+    text: str | None = Field(None, validate_default=True, description='The text of a "text" part.')
+
+    @field_validator("text")
+    @classmethod
+    def _text_part_has_text(cls, text: str | None, info: ValidationInfo) -> str | None:
+        if text is None and info.data.get("type") == "text":
+            raise ValueError('a part of type "text" needs "text": a string')
+        return text
+
+
+def _as_parts(content: Any) -> Any:
+    """Plain text is one text part and null none, so that a bad part is named by its own place
+    (`messages.0.content.0.text`) rather than by every shape the content could have had."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise PydanticCustomError("content_type", "must be a string or a list of content parts, not {kind}",
+                                  {"kind": type(content).__name__})
+    return content
+
+
 class CompletionMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     role: str = Field(description="system, user, assistant (other roles are ignored).")
-    content: str | list[dict[str, Any]] | None = Field(None, description="Text, or OpenAI content parts.")
+    content: Annotated[list[ContentPart], BeforeValidator(
+        _as_parts, json_schema_input_type=str | list[ContentPart] | None)] = Field(
+        default_factory=list, description="Text, or OpenAI content parts.")
 
     @property
     def text(self) -> str:
-        if isinstance(self.content, list):
-            return "".join(p.get("text", "") for p in self.content if p.get("type") == "text")
-        return self.content or ""
+        return "".join(p.text or "" for p in self.content if p.type == "text")
 
 
 class ChatCompletionRequest(BaseModel):

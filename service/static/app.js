@@ -2,7 +2,7 @@
  *
  * Safety rule of this file: text from the model or the transcripts only ever reaches the page
  * through textContent / createTextNode / createElement. There is no innerHTML anywhere, and a
- * link is only made for http(s) and mailto URLs.
+ * link is only made for an http(s) address written out in full (see safeHref).
  */
 "use strict";
 
@@ -82,16 +82,25 @@
 
   /* ------------------------------------------------------------------ safe rich text */
 
-  const SAFE_PROTOCOLS = new Set(["http:", "https:", "mailto:"]);
+  const WRITTEN_OUT = /^https?:\/\/[^\/\\]/;
 
-  /** The URL if it is absolute http(s)/mailto, else null: `javascript:` and friends never become links. */
+  /**
+   * The URL if `raw` is an http(s) address written out in full and read back by the browser as
+   * the very same text (a bare host may gain its "/"), with no user name or password; else null.
+   * The service already removed links to hosts outside ANSWER_LINK_HOSTS; this refuses whatever
+   * the browser would read differently from the text: `https:host`, `https:/host`, `https:\\host`,
+   * `//host`, `mailto:`, `javascript:` and friends never become links.
+   */
   function safeHref(raw) {
+    if (!WRITTEN_OUT.test(raw)) return null;
+    let url;
     try {
-      const url = new URL(raw);
-      return SAFE_PROTOCOLS.has(url.protocol) ? url.href : null;
+      url = new URL(raw);
     } catch {
       return null;
     }
+    if ((url.protocol !== "http:" && url.protocol !== "https:") || url.username || url.password) return null;
+    return url.href === raw || url.href === `${raw}/` ? url.href : null;
   }
 
   function link(label, href) {
@@ -99,7 +108,9 @@
   }
 
   // One pass over the text finds, in order: markdown links, citations, bare URLs, **bold**, `code`.
-  const INLINE = /\[([^\]\n]+)\]\(([^)\s]+)\)|\[(\d+(?:\s*[,;]\s*\d+)*)\]|(https?:\/\/[^\s<>"'()\[\]]+)|\*\*([^*\n]+)\*\*|`([^`\n]+)`/g;
+  // A bare URL starts a word (after a space, a bracket or a quote): in `xhttps://…`, `_https://…`
+  // or `go?to=https://…` the "https://…" is not an address of its own.
+  const INLINE = /\[([^\]\n]+)\]\(([^)\s]+)\)|\[(\d+(?:\s*[,;]\s*\d+)*)\]|(?<![^\s(<"'“‘«])(https?:\/\/[^\s<>"'()\[\]]+)|\*\*([^*\n]+)\*\*|`([^`\n]+)`/g;
 
   function renderInline(text, ctx) {
     const out = [];

@@ -61,9 +61,9 @@ def test_hostile_transcript_renders_as_text(open_page, bypass_csp):
     expect(dialog.locator("blockquote mark").first).to_contain_text(XSS_IMG)
     page.keyboard.press("Escape")
 
-    # a markdown link to javascript: in a quoted sentence stays text
+    # a markdown link to javascript: in a quoted sentence stays text (the service keeps its text only)
     msg3, body3, _ = ask_and_capture(chat, "When was the old bakery recipe archive retired?")
-    assert XSS_LINK in body3["answer"], body3["answer"]
+    assert XSS_LINK not in body3["answer"] and "archive old recipes was" in body3["answer"], body3["answer"]
     expect(msg3.locator(".answer-text")).to_contain_text("old recipes")
     expect(msg3.locator(".answer-text a")).to_have_count(0)
     msg3.locator(".answer-text").get_by_text("old recipes").click()
