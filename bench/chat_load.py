@@ -49,8 +49,9 @@ import httpx
 import numpy as np
 
 from bench.retrieval_latency import ChromaServer, free_port
-from ingest import index as ix
-from ingest.config import Settings
+from ingest import store as ix
+from ingest.embed import load_embedder
+from ingest.settings import Settings
 
 BIN = Path(sys.executable).parent
 DEV_CASES = ROOT.parent / "shared" / "eval" / "dev.jsonl"
@@ -327,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["EMBED_THREADS"] = str(args.embed_threads)
 
     bodies = question_mix()
-    embedder = ix.load_embedder(Settings())
+    embedder = load_embedder(Settings())
     load_before = os.getloadavg()
     results = {name: run_config(name, args, embedder, bodies) for name in args.configs}
     load_after = os.getloadavg()

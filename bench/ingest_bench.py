@@ -25,8 +25,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.make_corpus import make  # noqa: E402
-from ingest import index as ix  # noqa: E402
-from ingest.config import Settings  # noqa: E402
+from ingest import store as ix
+from ingest.embed import load_embedder  # noqa: E402
+from ingest.settings import Settings  # noqa: E402
 from ingest.sync import plan_sync, sync_paths  # noqa: E402
 
 
@@ -69,7 +70,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--turns", type=int, default=3, help="question/answer turns per transcript")
     a = p.parse_args()
-    embedder = ix.load_embedder(Settings())
+    embedder = load_embedder(Settings())
     rows = []
     for r in range(a.runs):
         work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))

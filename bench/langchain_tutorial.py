@@ -3,7 +3,7 @@
 Tutorial pipeline (python.langchain.com "Build a Retrieval Augmented Generation (RAG) App"):
 the transcript loaded as one Document, RecursiveCharacterTextSplitter(chunk_size=1000,
 chunk_overlap=200, add_start_index=True), the same all-MiniLM-L6-v2 model through a LangChain
-`Embeddings` (ingest.index.Embedder), a langchain-chroma `Chroma` store, `similarity_search(q, k=4)`.
+`Embeddings` (ingest.embed.Embedder), a langchain-chroma `Chroma` store, `similarity_search(q, k=4)`.
 
 Ours: the sample transcripts ingested into a temp store, then `rag-eval`'s in-process run of
 the chat pipeline (top 5) and the median latency of `Retriever.retrieve`.
@@ -40,8 +40,9 @@ import chromadb
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 
-from ingest import index as ix
-from ingest.config import Settings
+from ingest import store as ix
+from ingest.embed import load_embedder
+from ingest.settings import Settings
 from service.eval import load_cases, metrics, normalise, run_cases
 
 try:
@@ -83,7 +84,7 @@ def tutorial(files: list[Path], cases: list[dict], embedder, runs: int) -> dict:
 
 def ours(folder: Path, cases: list[dict], embedder, runs: int, work: Path) -> dict:
     from ingest.sync import sync_paths
-    from service.retrieve import Retriever
+    from service.rag.retrieve import Retriever
 
     settings = Settings(chroma_path=work / "chroma", transcripts_dir=folder)
     client = ix.chroma_client(settings)
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cases = load_cases(args.cases)
     files = sorted(p for p in args.transcripts.iterdir() if p.suffix == ".txt")
-    embedder = ix.load_embedder(Settings())
+    embedder = load_embedder(Settings())
     work = Path(tempfile.mkdtemp(prefix="tutorial-bench-"))
     try:
         tut = tutorial(files, cases, embedder, args.runs)

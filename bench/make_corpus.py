@@ -14,7 +14,7 @@ import random
 import re
 from pathlib import Path
 
-from ingest.parse import parse_file
+from ingest.formats import parse_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "transcripts" / "alibaba-cloud-xuan-jin.txt"

@@ -37,8 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 import numpy as np
 
-from ingest import index as ix
-from ingest.config import Settings
+from ingest import store as ix
+from ingest.embed import load_embedder
+from ingest.settings import Settings
 
 DIM = 384  # all-MiniLM-L6-v2
 CHUNKS_PER_TRANSCRIPT = 30
@@ -162,7 +163,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def measure(settings: Settings, embedder, client, size: int, args) -> dict:
-    from service.retrieve import Retriever
+    from service.rag.retrieve import Retriever
 
     generate(client, settings, size, args.sentences, embedder, args.real_embeddings)
     retriever = Retriever(settings, embedder, client)
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.workdir)
     args.workdir.mkdir(parents=True, exist_ok=True)
 
-    embedder = ix.load_embedder(Settings())
+    embedder = load_embedder(Settings())
     kind = "model" if args.real_embeddings else "random"
     rows = []
     for mode in args.modes:

@@ -58,7 +58,7 @@ def rss_mb(pid: int) -> float:
 
 
 class Service:
-    """`python -m service.cli` on a free loopback port over `folder`'s transcripts."""
+    """`python -m service.serve` on a free loopback port over `folder`'s transcripts."""
 
     def __init__(self, work: Path, folder: Path, **env):
         self.port = free_port()
@@ -67,7 +67,7 @@ class Service:
         settings = {"CHROMA_PATH": str(work / "chroma"), "TRANSCRIPTS_DIR": str(folder), "ANSWER_MODE": "extractive",
                     "HOST": "127.0.0.1", "ACCESS_LOG": "false", **{k.upper(): str(v) for k, v in env.items()}}
         with self.log.open("wb") as out:  # rag-serve ingests the folder first (the index is empty)
-            self.proc = subprocess.Popen([sys.executable, "-m", "service.cli", "--port", str(self.port)],
+            self.proc = subprocess.Popen([sys.executable, "-m", "service.serve", "--port", str(self.port)],
                                          env={**os.environ, "HF_HUB_OFFLINE": "1", **settings},
                                          stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 300

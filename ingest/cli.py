@@ -43,9 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from ingest import index as ix
-    from ingest.config import Settings
+    from ingest import store as ix
+    from ingest.embed import load_embedder
     from ingest.lock import StoreBusy, StoreLock
+    from ingest.settings import Settings
     from ingest.sync import RebuildFailed, rebuild, sync_paths
 
     settings = Settings()
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         except StoreBusy as busy:
             return _delegate(busy.owner, args, settings)
     client = ix.chroma_client(settings)
-    embedder = ix.load_embedder(settings, lazy=True)
+    embedder = load_embedder(settings, lazy=True)
     with Progress(
         TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, disable=args.quiet or not console.is_terminal, transient=True,

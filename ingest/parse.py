@@ -62,7 +62,7 @@ _PROMPT_START = re.compile(
     re.IGNORECASE,
 )
 _TERMINAL = re.compile(r"[.!?:;…][\"'”’)\]]*$")
-_QUESTION_END = re.compile(r"\?[\"'”’)\]]*$")
+QUESTION_END = re.compile(r"\?[\"'”’)\]]*$")
 _FOOTER = re.compile(
     r"\b(share this|share image|article share|linkedin|twitter|facebook|instagram|whatsapp|"
     r"copyright|all rights reserved|cookie|privacy policy|terms of use|follow us|read more|"
@@ -115,7 +115,7 @@ def is_question(text: str) -> bool:
     """An interviewer prompt: ends with a question mark, or opens like "Tell us about …"."""
     if len(text) > 400:
         return False
-    if _QUESTION_END.search(text):
+    if QUESTION_END.search(text):
         return True
     # A one-sentence imperative prompt ("Tell us about your background.")
     return bool(_PROMPT_START.match(text)) and len(text) <= 200 and ". " not in text
@@ -637,7 +637,7 @@ def decode(data: bytes, path: Path) -> str:
 Parser = Callable[[bytes | str, str], Transcript]  # (file content, transcript id) -> Transcript
 
 
-def _text_format(parse: Callable[[str, str], Transcript]) -> Parser:
+def text_format(parse: Callable[[str, str], Transcript]) -> Parser:
     """A parser of a UTF-8 text format: decodes bytes (a str is taken as already decoded)."""
 
     def parser(data: bytes | str, transcript_id: str) -> Transcript:
@@ -647,50 +647,3 @@ def _text_format(parse: Callable[[str, str], Transcript]) -> Parser:
     parser.__name__ = parser.__qualname__ = parse.__name__
     parser.__doc__ = parse.__doc__
     return parser
-
-
-def _markdown(text: str, transcript_id: str) -> Transcript:
-    from ingest.formats.markdown import parse_markdown
-
-    return parse_markdown(text, transcript_id)
-
-
-def _webvtt(text: str, transcript_id: str) -> Transcript:
-    from ingest.formats.subtitles import parse_webvtt
-
-    return parse_webvtt(text, transcript_id)
-
-
-def _srt(text: str, transcript_id: str) -> Transcript:
-    from ingest.formats.subtitles import parse_srt
-
-    return parse_srt(text, transcript_id)
-
-
-def _docx(data: bytes | str, transcript_id: str) -> Transcript:
-    from ingest.formats.word import parse_docx
-
-    if isinstance(data, str):
-        raise TranscriptError("a .docx file must be read as bytes, not text")
-    return parse_docx(data, transcript_id)
-
-
-# File suffix -> parser taking the file's bytes and the transcript id.
-PARSERS: dict[str, Parser] = {
-    ".txt": _text_format(parse_text),
-    ".md": _text_format(_markdown),
-    ".markdown": _text_format(_markdown),
-    ".vtt": _text_format(_webvtt),
-    ".srt": _text_format(_srt),
-    ".docx": _docx,
-}
-
-
-def parse_file(path: Path, transcript_id: str) -> Transcript:
-    """Read and parse one transcript file; raises TranscriptError with the reason."""
-    parser = PARSERS.get(path.suffix.lower())
-    if parser is None:
-        raise TranscriptError(
-            f"unsupported format '{path.suffix or '(none)'}' (supported: {', '.join(sorted(PARSERS))})"
-        )
-    return parser(path.read_bytes(), transcript_id)

@@ -17,11 +17,13 @@ from pathlib import Path
 
 from chromadb.api import ClientAPI
 
-from ingest import index as ix
+from ingest import store as ix
 from ingest.chunk import Chunk, chunk_transcript
-from ingest.config import Settings
+from ingest.embed import Embedder
+from ingest.formats import PARSERS, parse_file
 from ingest.metrics import record_sync
-from ingest.parse import PARSERS, Transcript, TranscriptError, parse_file
+from ingest.parse import Transcript, TranscriptError
+from ingest.settings import Settings
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -130,12 +132,9 @@ def discover(paths: Iterable[Path], report: SyncReport) -> tuple[list[Source], l
 def _existing(collection) -> dict[str, dict]:
     """id -> metadata of every chunk in the index."""
     out: dict[str, dict] = {}
-    page = 5000  # one get of 100k records fails with "too many SQL variables"
-    while True:
-        got = collection.get(include=["metadatas"], limit=page, offset=len(out))
+    for got in ix.read_pages(collection, ["metadatas"]):
         out.update(zip(got["ids"], got["metadatas"]))
-        if len(got["ids"]) < page:
-            return out
+    return out
 
 
 def _batches(items: list, size: int):
@@ -230,7 +229,7 @@ def plan_sync(
 
 def apply_plan(
     report: SyncReport,
-    embedder: ix.Embedder,
+    embedder: Embedder,
     client: ClientAPI,
     settings: Settings,
     generation: int,
@@ -314,7 +313,7 @@ def apply_plan(
 def sync_paths(
     paths: Iterable[Path],
     settings: Settings,
-    embedder: ix.Embedder,
+    embedder: Embedder,
     client: ClientAPI,
     dry_run: bool = False,
     progress: Progress | None = None,
@@ -354,7 +353,7 @@ PROBE_TIE = 1e-4  # cosine distances this close count as a tie (identical texts,
 def rebuild(
     paths: Iterable[Path],
     settings: Settings,
-    embedder: ix.Embedder,
+    embedder: Embedder,
     client: ClientAPI,
     progress: Progress | None = None,
     grace_seconds: float = 2.0,

@@ -17,14 +17,16 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from ingest.config import Settings
 from ingest.lock import StoreLock
-from service import guard, ingest_auth, store
-from service.api import chat, health, ingest, openai, ops
-from service.chat import build_pipeline
-from service.generate import LLMError
-from service.ingest_jobs import IngestManager
-from service.metrics import MetricsMiddleware
+from ingest.settings import Settings
+from service.api.routes import chat, ingest, openai, status
+from service.edge.ingest_auth import IngestAuth
+from service.edge.stack import install as install_edge
+from service.ops import store_health as store
+from service.ops.ingest_jobs import IngestManager
+from service.ops.metrics import MetricsMiddleware
+from service.rag.errors import AnswerError
+from service.rag.pipeline import build_pipeline
 
 STATIC = Path(__file__).parent / "static"
 # The chat page's headers: a strict CSP (no inline script or style, nothing from other origins).
@@ -100,8 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": _describe(exc.errors())})
 
-    @app.exception_handler(LLMError)
-    async def llm_error(request: Request, exc: LLMError) -> JSONResponse:
+    @app.exception_handler(AnswerError)
+    async def answer_error(request: Request, exc: AnswerError) -> JSONResponse:
         return JSONResponse(status_code=exc.status, content={"detail": exc.detail})
 
     async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -114,15 +116,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for error in store.STORE_ERRORS:
         app.add_exception_handler(error, store_unavailable)
-    app.add_middleware(ingest_auth.IngestAuth, settings=settings)  # ingest keys, before the body is read
-    guard.install(app, settings)  # limits, CORS, request ids and the JSON access log, catch-all 500
+    app.add_middleware(IngestAuth, settings=settings)  # ingest keys, before the body is read
+    install_edge(app, settings)  # limits, CORS, request ids and the JSON access log, catch-all 500
     app.add_middleware(MetricsMiddleware)
 
-    app.include_router(health.router)
+    app.include_router(status.router)
     app.include_router(chat.router)
     app.include_router(ingest.router)
     app.include_router(openai.router)
-    app.include_router(ops.router)
     app.mount(DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     docs_body, docs_headers = docs_page(app.openapi_url, f"{app.title} - API")

@@ -82,7 +82,7 @@ def wrong(r: dict) -> bool:
 
 def calibrate(cases: list[dict], top_k: int) -> dict:
     """Evidence of every case with abstention off, and the threshold midway between classes."""
-    from ingest.config import Settings
+    from ingest.settings import Settings
 
     settings = Settings(abstain_threshold=0.0)
     results = run_cases(cases, None, top_k, settings)
@@ -104,9 +104,9 @@ def run_cases(cases: list[dict], url: str | None, top_k: int, settings=None) -> 
                 r.raise_for_status()
                 responses.append(r.json())
     else:
-        from ingest.config import Settings
-        from service.chat import build_pipeline
-        from service.schemas import ChatRequest
+        from ingest.settings import Settings
+        from service.api.schemas import ChatRequest
+        from service.rag.pipeline import build_pipeline
 
         pipeline = build_pipeline(settings or Settings())
         responses = []

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ingest.parse import (
-    _QUESTION_END,
+    QUESTION_END,
     Item,
     Transcript,
     TranscriptError,
@@ -116,7 +116,7 @@ def _by_question(spoken: list[tuple[Cue, str]]) -> list[Item]:
 
     for cue, text in spoken:
         run.append((cue, text))
-        if not _QUESTION_END.search(text):
+        if not QUESTION_END.search(text):
             continue
         k = len(run) - 1
         while k > 0 and not _SENTENCE_END.search(run[k - 1][1]):

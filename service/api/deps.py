@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ingest.config import Settings
-from service.chat import ChatPipeline
+from ingest.settings import Settings
+from service.rag.pipeline import ChatPipeline
 
 
 def get_pipeline(request: Request) -> ChatPipeline:

@@ -9,11 +9,12 @@ from pathlib import Path
 import docx
 import pytest
 
-from ingest import index as ix
+from ingest import store as ix
 from ingest.chunk import chunk_transcript
-from ingest.parse import PARSERS, Transcript, TranscriptError, looks_labelled, parse_file
+from ingest.formats import PARSERS, parse_file
+from ingest.parse import Transcript, TranscriptError, looks_labelled
 from ingest.sync import sync_paths
-from tests.conftest import SAMPLE
+from tests.fixtures.core import SAMPLE
 
 MARKDOWN = """\
 ---

@@ -3,8 +3,9 @@ from pathlib import Path
 import pytest
 
 from ingest.chunk import chunk_transcript, split_sentences
-from ingest.parse import TranscriptError, is_question, parse_file, parse_plain
-from tests.conftest import SAMPLE
+from ingest.formats import parse_file
+from ingest.parse import TranscriptError, is_question, parse_plain
+from tests.fixtures.core import SAMPLE
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@
 
 import pytest
 
-from ingest import index as ix
+from ingest import store as ix
 from ingest.cli import main as ingest_main
 from ingest.sync import sync_paths
-from tests.conftest import SAMPLE
+from tests.fixtures.core import SAMPLE
 
 SECOND = """A second interview
 

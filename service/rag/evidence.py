@@ -1,0 +1,136 @@
+"""The evidence stage: everything the built-in answerer weighs, computed once for the top passages.
+
+For each of the first EVIDENCE_PASSAGES passages it gathers the passage's sentences (read from the
+sentence collection, kept on the snapshot), each sentence's cosine to the question with the
+sentence encoded on its own, each sentence's stemmed tokens, and the cosine between the question
+and the interviewer question the passage answers; for the question, its tokens and their IDF
+weights. The answerer (service/rag/extractive.py) receives this as an `Evidence` and reads nothing
+else: no store, no model.
+
+The sentence vectors are each sentence encoded alone, as the answerer's scores and the abstention
+threshold were calibrated with. The index stores late-chunked sentence vectors (cheap at ingest,
+used for search); these are computed here for the few sentences of the top passages only, and
+cached (bounded, oldest out first).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest import store as ix
+from ingest.embed import Embedder
+from service.rag.retrieve import Hit, Retrieval, Snapshot
+from service.rag.text import Tokenizer
+
+EVIDENCE_PASSAGES = 3  # sentences are drawn from this many top passages
+CACHE_MAX = 20000  # entries per cache: texts per embedding cache (384 floats each), chunks per snapshot
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a passage, as the answerer weighs it."""
+
+    text: str
+    index: int  # position in its passage, from 0
+    start: int  # span in the source file
+    end: int
+    similarity: float  # cosine(question, this sentence encoded on its own)
+    tokens: tuple[str, ...]  # stemmed content words, in order
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One of the top passages: its citation number, relevance, and sentences."""
+
+    n: int  # citation number: the passage's rank, from 1
+    score: float  # relevance given by retrieval (or the reranker)
+    first_piece: bool  # the opening piece of its answer turn
+    asked: float  # cosine(question, the interviewer question this passage answers)
+    speaker: str
+    sentences: tuple[Sentence, ...] = ()
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the answerer needs to quote or abstain, for one question."""
+
+    question: str
+    tokens: tuple[str, ...]  # stemmed content words of the question, in order
+    weights: dict[str, float]  # IDF weight of each question token (an unseen one weighs as the rarest)
+    passages: tuple[Passage, ...]
+
+
+class EvidenceBuilder:
+    """Builds the `Evidence` for a reranked retrieval; owns the sentence and question vector caches."""
+
+    def __init__(self, embedder: Embedder, passages: int = EVIDENCE_PASSAGES):
+        self.embedder = embedder
+        self.passages = passages
+        self.tokenizer = Tokenizer()
+        self.question_vectors: dict[str, np.ndarray] = {}  # interviewer question -> embedding
+        self.sentence_vectors: dict[str, np.ndarray] = {}  # sentence -> embedding (on its own)
+        self.lock = threading.Lock()  # writers of the caches (and of a snapshot's sentence records)
+
+    def build(self, retrieval: Retrieval) -> Evidence:
+        hits = retrieval.hits[: self.passages]
+        tokens = tuple(self.tokenizer.tokens(retrieval.question))
+        idf = retrieval.snapshot.idf
+        unseen = max(idf.values(), default=1.0)
+        weights = {t: idf.get(t, unseen) for t in tokens}
+        if not hits:
+            return Evidence(retrieval.question, tokens, weights, ())
+        records = self.sentence_records(retrieval.snapshot, hits)
+        vecs = self.vectors(self.sentence_vectors, [doc for lst in records.values() for doc, _ in lst])
+        questions = [h.meta.get(ix.K_QUESTION, "") for h in hits]
+        qvecs = self.vectors(self.question_vectors, questions)
+        passages = []
+        for n, (hit, question) in enumerate(zip(hits, questions), 1):
+            sentences = tuple(
+                Sentence(doc, meta[ix.K_SENT], meta[ix.K_START], meta[ix.K_END],
+                         float(np.dot(retrieval.qvec, vecs[doc])), tuple(self.tokenizer.tokens(doc)))
+                for doc, meta in records[hit.id]
+            )
+            passages.append(Passage(
+                n, hit.score, int(hit.meta.get(ix.K_PIECE, 1)) == 1,
+                float(np.dot(retrieval.qvec, qvecs[question])), hit.meta.get(ix.K_SPEAKER, ""), sentences,
+            ))
+        return Evidence(retrieval.question, tokens, weights, tuple(passages))
+
+    def sentence_records(self, snap: Snapshot, hits: list[Hit]) -> dict[str, list[tuple[str, dict]]]:
+        """The sentence records (text, metadata) of each hit, in order; read from Chroma on first use.
+
+        Only whole records are kept on the snapshot: a sync may be rewriting a chunk's sentences.
+        """
+        records = snap.sentence_records
+        missing = [h for h in hits if h.id not in records]
+        fresh: dict[str, list[tuple[str, dict]]] = {h.id: [] for h in missing}
+        if missing:
+            ids = [ix.sentence_id(h.id, j) for h in missing for j in range(int(h.meta.get(ix.K_NSENT, 0)))]
+            got = snap.sentences.get(ids=ids, include=["documents", "metadatas"]) if ids else None
+            for doc, meta in zip(got["documents"], got["metadatas"]) if got else ():
+                fresh[meta[ix.K_CHUNK]].append((doc, meta))
+            for lst in fresh.values():
+                lst.sort(key=lambda x: x[1][ix.K_SENT])
+            with self.lock:
+                for h in missing:
+                    if len(fresh[h.id]) == int(h.meta.get(ix.K_NSENT, 0)):
+                        records[h.id] = fresh[h.id]
+                while len(records) > CACHE_MAX:
+                    records.pop(next(iter(records)))
+        return {h.id: records.get(h.id) or fresh.get(h.id) or [] for h in hits}
+
+    def vectors(self, cache: dict[str, np.ndarray], texts: list[str]) -> dict[str, np.ndarray]:
+        """Embeddings of `texts`, encoding only those not in `cache` (bounded, oldest out first)."""
+        out = {t: cache.get(t) for t in dict.fromkeys(texts)}
+        missing = [t for t, v in out.items() if v is None]
+        if missing:
+            encoded = self.embedder.encode(missing)
+            with self.lock:
+                for t, v in zip(missing, encoded):
+                    out[t] = cache[t] = v
+                while len(cache) > CACHE_MAX:
+                    cache.pop(next(iter(cache)))
+        return out

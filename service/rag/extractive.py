@@ -1,0 +1,178 @@
+"""The built-in answerer: quotes the one to three source sentences that best answer the question.
+
+Every statement it makes is a verbatim sentence with its `[n]` citation, so each is checkable
+against its passage. It abstains when the best evidence is too weak, or when the question asks
+for a kind of answer (a date, a number, an amount, a name) that none of the close sentences holds.
+It is pure: an `Evidence` (service/rag/evidence.py) in, an `Answer` out; no store, no model.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from service.rag.abstain import ABSTAIN_TEXT, should_abstain
+from service.rag.evidence import Evidence
+from service.rag.text import words
+
+# What kind of answer a question asks for, and how to recognise a sentence that holds one.
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|half|double)\b", re.IGNORECASE)
+_MONEY = re.compile(r"[$€£¥]|\b(usd|eur|gbp|dollars?|euros?|pounds?|cents?|yuan|rmb|free of charge)\b", re.IGNORECASE)
+_DATE = re.compile(r"\b(1[89]\d\d|20\d\d|\d{1,2}(st|nd|rd|th)?|january|february|march|april|may|june|july|august|september|october|november|december|ago|last year|this year|yesterday|today|recently|decade)\b", re.IGNORECASE)
+_ANSWER_TYPES = [
+    ("money", re.compile(r"\b(cost|costs|price|prices|priced|pay|charge|charges|fee|fees|spend|salary|revenue|budget)\b|\bhow much (does|do|did|is|was|will)\b", re.IGNORECASE), _MONEY),
+    ("date", re.compile(r"^\s*(when|since when)\b|\b(what|which) (year|month|date|day)\b", re.IGNORECASE), _DATE),
+    ("number", re.compile(r"\bhow (much|many|long|big|large|fast|often)\b|\bwhat (percentage|percent|proportion|number|amount|share|rate)\b|\b(market share)\b", re.IGNORECASE), _NUMBER),
+    ("person", re.compile(r"^\s*(who|whom|whose)\b|\bname of\b|\bnamed\b", re.IGNORECASE), None),
+    ("place", re.compile(r"^\s*where\b", re.IGNORECASE), None),
+]
+_OPENERS = {"he", "she", "it", "this", "that", "they", "these", "those", "there", "him", "her", "his", "its", "their"}
+
+
+def answer_type(question: str) -> str | None:
+    for name, pattern, _ in _ANSWER_TYPES:
+        if pattern.search(question):
+            return name
+    return None
+
+
+_DEMONYMS = {
+    "american", "asian", "british", "chinese", "english", "european", "french", "german", "indian",
+    "italian", "japanese", "korean", "russian", "spanish", "african", "canadian", "australian",
+    "dutch", "swedish", "irish", "scottish", "western", "eastern", "northern", "southern",
+}  # fmt: skip
+_CAPS = re.compile(r"(?<![“\"‘'])\b[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*")
+
+
+def _new_names(sentence: str, question: str, min_words: int) -> bool:
+    """A capitalised name of at least `min_words` words that the question does not contain.
+
+    The sentence's first word and words right after an opening quote are skipped: they are
+    capitalised by position, not because they are names.
+    """
+    known = {w.removesuffix("'s") for w in words(question)} | {"i", "i'm", "i've", "i'd", "i'll"}
+    for m in _CAPS.finditer(sentence):
+        if m.start() == 0 or re.search(r"[.!?:]\s*$", sentence[: m.start()]):
+            continue
+        parts = [w.lower().replace("’", "'").strip("'‘.,;:!?()").removesuffix("'s") for w in m.group(0).split()]
+        # "Alibaba Cloud" is not new when the question names Alibaba; nationality adjectives
+        # ("Chinese heritage") are capitalised without naming anyone or anywhere.
+        if len(parts) >= min_words and not (set(parts) & known) and not (set(parts) <= _DEMONYMS):
+            return True
+    return False
+
+
+def holds_type(kind: str | None, sentence: str, question: str) -> bool:
+    if kind is None:
+        return True
+    if kind == "person":  # a person is named with at least two words ("Wanli Min")
+        return _new_names(sentence, question, 2)
+    if kind == "place":  # a place or an employer can be one word ("Oracle")
+        return _new_names(sentence, question, 1)
+    pattern = next(p for n, _, p in _ANSWER_TYPES if n == kind)
+    return bool(pattern.search(sentence))
+
+
+@dataclass
+class Quote:
+    n: int  # citation number (1-based rank of the passage)
+    text: str
+    start: int  # span in the source file
+    end: int
+    score: float
+
+
+@dataclass
+class Answer:
+    text: str
+    abstained: bool
+    quotes: list[Quote] = field(default_factory=list)
+    evidence: float = 0.0  # score of the best sentence: what the abstention threshold compares
+
+    @property
+    def citations(self) -> list[int]:
+        return sorted({q.n for q in self.quotes})
+
+    @property
+    def verified(self) -> bool:
+        """Every statement is a quote with its citation; an abstention claims nothing."""
+        return self.abstained or bool(self.citations)
+
+
+class ExtractiveAnswerer:
+    """Score, rank and quote the sentences of the evidence's passages."""
+
+    lexical_weight = 0.5
+    passage_weight = 1.0
+    opening_weight = 0.6
+    margin = 0.25
+    max_sentences = 3
+
+    def __init__(self, threshold: float):
+        self.threshold = threshold
+
+    def score_sentences(self, evidence: Evidence) -> list[Quote]:
+        """Score each sentence of the passages as an answer to the question.
+
+        score = cosine(question, sentence) + lexical overlap (IDF-weighted)
+              + the passage's lead over the best passage (answers come from the best passage
+                unless another holds a clearly better sentence)
+              + an opening bonus when the interviewer asked what the user asks: interview
+                answers state their point first.
+        """
+        if not evidence.passages:
+            return []
+        qtokens = set(evidence.tokens)
+        qweight = sum(evidence.weights[t] for t in qtokens) or 1.0
+        top = evidence.passages[0].score
+        quotes = []
+        for passage in evidence.passages:
+            for s in passage.sentences:
+                overlap = qtokens.intersection(s.tokens)
+                lex = sum(evidence.weights[t] for t in overlap) / qweight
+                opening = 0.0
+                if passage.first_piece and s.index < 2:
+                    opening = self.opening_weight * max(0.0, passage.asked - 0.3) / (1 + s.index)
+                lead = passage.score - top
+                score = s.similarity + self.lexical_weight * lex + self.passage_weight * lead + opening
+                quotes.append(Quote(passage.n, s.text, s.start, s.end, score))
+        return quotes
+
+    def answer(self, evidence: Evidence) -> Answer:
+        """Quote the best sentence of the kind asked for, with what completes it, or abstain."""
+        quotes = self.score_sentences(evidence)
+        kind = answer_type(evidence.question)
+        ranked = sorted(quotes, key=lambda q: -q.score)
+        typed = [q for q in ranked if holds_type(kind, q.text, evidence.question)]
+        best = typed[0] if typed else None
+        if should_abstain(best.score if best else None, self.threshold):
+            return Answer(ABSTAIN_TEXT, True, evidence=round(best.score if best else 0.0, 4))
+        chosen = [best, *self.neighbour(quotes, best)]
+        # A question of a kind ("who…") often has several answers in the same passage; then the
+        # strongest other sentences, if close.
+        extras = [q for q in typed if q.n == best.n] if kind else []
+        extras += [q for q in ranked if q.score >= best.score - self.margin]
+        for q in extras:
+            if len(chosen) >= self.max_sentences:
+                break
+            if q not in chosen:
+                chosen.append(q)
+        chosen.sort(key=lambda q: (q.n, q.start))
+        speaker = next(p.speaker for p in evidence.passages if p.n == chosen[0].n)
+        body = " ".join(f"“{q.text}” [{q.n}]" for q in chosen)
+        return Answer(f"{speaker}: {body}" if speaker else body, False, chosen, round(best.score, 4))
+
+    @staticmethod
+    def neighbour(quotes: list[Quote], best: Quote) -> list[Quote]:
+        """The sentence of the same passage that completes the best one.
+
+        The one after it usually does ("I worked there…", "The mission is…"); when the best one
+        opens with a pronoun ("I worked there…"), the one before says what it refers to.
+        """
+        same = [q for q in quotes if q.n == best.n]
+        idx = same.index(best)
+        if idx > 0 and set(words(best.text)[:4]) & _OPENERS:
+            return [same[idx - 1]]
+        if idx + 1 < len(same):
+            return [same[idx + 1]]
+        return []

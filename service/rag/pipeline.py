@@ -1,0 +1,262 @@
+"""The chat pipeline: the one decision tree from a request to its answer. HTTP-free, so tests and
+eval call it.
+
+`astream` is the pipeline: it yields the answer as events (sources, then text pieces, then the
+full response) for Server-Sent Events and the OpenAI-compatible facade. `answer` drains it for the
+JSON routes; `run` does the same for synchronous callers (rag-eval). A question passes each stage
+once, in this order:
+
+    [llm mode: condense a follow-up] -> retrieve -> rerank ->
+        extractive mode: evidence -> extractive (quote, or abstain)
+        llm mode:        evidence -> extractive (the evidence check) -> llm -> filters
+    -> response
+
+An LLM failure before any of the generated answer was sent falls back to quoting (LLM_FALLBACK).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from dataclasses import dataclass, replace
+
+from starlette.concurrency import run_in_threadpool
+
+from ingest import store as ix
+from ingest.embed import load_embedder
+from service.api.schemas import ChatRequest, ChatResponse, Source
+from service.ops.metrics import observe_stage
+from service.rag.errors import LLMError
+from service.rag.evidence import EvidenceBuilder
+from service.rag.extractive import Answer, ExtractiveAnswerer
+from service.rag.filters import SafeAnswer
+from service.rag.links import clean_answer
+from service.rag.llm import LLMAnswerer, Prepared
+from service.rag.rerank import Reranker, TopK
+from service.rag.response import Clock, build_response, to_sources
+from service.rag.retrieve import Retrieval, Retriever
+
+
+# --- stream events ----------------------------------------------------------------------------
+@dataclass
+class SourcesEvent:
+    """The passages found (sent before any answer text)."""
+
+    sources: list[Source]
+    standalone_question: str | None
+
+
+@dataclass
+class TokenEvent:
+    """The next piece of answer text."""
+
+    text: str
+
+
+@dataclass
+class DoneEvent:
+    """The complete answer, as the non-streaming response."""
+
+    response: ChatResponse
+
+
+ChatEvent = SourcesEvent | TokenEvent | DoneEvent
+
+
+def word_pieces(text: str) -> list[str]:
+    """Split an answer into pieces that concatenate back to it: each word with the space before it."""
+    return re.findall(r"\s*\S+", text)
+
+
+def earlier_turns(request: ChatRequest) -> list[tuple[str, str]]:
+    """The conversation before the question, as (role, text), system turns left out."""
+    return [(m.role, m.content) for m in request.messages[:-1] if m.role != "system" and m.content.strip()]
+
+
+class ChatPipeline:
+    """Retrieve, rerank, then quote (extractive) or generate (`llm` set; follow-ups condensed)."""
+
+    def __init__(self, retriever: Retriever, evidence: EvidenceBuilder, answerer: ExtractiveAnswerer,
+                 default_k: int, llm: LLMAnswerer | None = None, fallback: bool = False,
+                 evidence_gate: bool = True, link_hosts: tuple[str, ...] = (), reranker: Reranker | None = None):
+        self.retriever = retriever
+        self.reranker = reranker or TopK()
+        self.evidence = evidence
+        self.answerer = answerer
+        self.default_k = default_k
+        self.llm = llm
+        self.fallback = fallback
+        self.evidence_gate = evidence_gate
+        self.link_hosts = link_hosts  # answers keep links to these hosts only (service/rag/links.py)
+        self.active = 0  # LLM generations in progress (a disconnect must bring this back to 0)
+        self.cancelled = 0  # LLM generations stopped because the client went away
+        self._loop: asyncio.AbstractEventLoop | None = None  # `run`'s event loop (see there)
+        self._loop_lock = threading.Lock()
+
+    # --- the stages
+    def _retrieve(self, request: ChatRequest, standalone: str | None) -> Retrieval:
+        """The passages to answer from. A condensed question stands alone; otherwise the retriever
+        sees the earlier questions."""
+        if standalone:
+            candidates = self.retriever.retrieve(standalone, [])
+        else:
+            candidates = self.retriever.retrieve(request.question, request.history)
+        return self.reranker.rerank(candidates, request.top_k or self.default_k)
+
+    def _quote(self, retrieval: Retrieval) -> Answer:
+        """The built-in answerer on the evidence of the passages (quotes, or an abstention)."""
+        return self.answerer.answer(self.evidence.build(retrieval))
+
+    async def _condense(self, request: ChatRequest, clock: Clock) -> str | None:
+        """A follow-up rewritten by the LLM to stand alone (None for a first question)."""
+        if not request.history:
+            return None
+        t = time.perf_counter()
+        standalone = await self.llm.acondense(request.question, earlier_turns(request))
+        clock.rewrite_ms = clock.since(t)
+        return standalone
+
+    # --- one answer, as events: the pipeline
+    async def astream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        """Sources, then answer pieces, then the full response; LLMError may be raised at any point.
+
+        Cancelling the consumer (a client that went away) cancels the LLM request with it.
+        """
+        clock = Clock()
+        generate = self.llm is not None
+        standalone = None
+        if generate:
+            try:
+                standalone = await self._condense(request, clock)
+            except LLMError:
+                if not self.fallback:
+                    raise
+                generate = False  # quote instead
+        retrieval = await run_in_threadpool(self._retrieve, request, standalone)
+        answer = self._generated(request, retrieval, standalone, clock) if generate else \
+            self._quoted(request, retrieval, clock, sources_sent=False)
+        async with aclosing(answer) as answer_events:
+            async for event in answer_events:
+                yield event
+
+    async def _generated(self, request: ChatRequest, retrieval: Retrieval, standalone: str | None,
+                         clock: Clock) -> AsyncIterator[ChatEvent]:
+        """The LLM's answer as events, after the evidence check; quoted instead if it fails early."""
+        yield SourcesEvent(to_sources(retrieval), standalone)
+        clock.generating()
+        # The evidence check: small models answer questions the sources do not cover; when the
+        # evidence is too weak (or holds no answer of the kind asked for), the model is not asked.
+        check = await run_in_threadpool(self._quote, retrieval) if self.evidence_gate else None
+        if check is not None and check.abstained:
+            clock.token()
+            response = build_response(retrieval, check, "llm", standalone, check.evidence, clock.timings(retrieval))
+            async for event in self._words(response, retrieval, clock):
+                yield event
+            return
+        prepared = self.llm.prepare(retrieval.question, retrieval.hits)
+        safe = SafeAnswer(prepared.given, self.link_hosts)
+        try:
+            async with aclosing(self._generate(prepared, safe, clock)) as pieces:
+                async for piece in pieces:
+                    yield TokenEvent(piece)
+        except LLMError:
+            if not (self.fallback and clock.first_token_ms is None):  # nothing of it sent yet?
+                raise
+            async for event in self._quoted(request, retrieval, clock, sources_sent=True):
+                yield event
+            return
+        observe_stage("answer", clock.generation_seconds())
+        evidence = check.evidence if check else None
+        yield DoneEvent(build_response(retrieval, safe.result(), "llm", standalone, evidence, clock.timings(retrieval)))
+
+    async def _quoted(self, request: ChatRequest, retrieval: Retrieval, clock: Clock,
+                      sources_sent: bool) -> AsyncIterator[ChatEvent]:
+        """The built-in answerer's answer as events (its sources carry the quoted sentences)."""
+        clock.generating()
+        answer = await run_in_threadpool(self._quote, retrieval)
+        clock.token()  # the whole answer is ready at once (it is sent word by word right away)
+        observe_stage("answer", clock.generation_seconds())
+        answer = replace(answer, text=clean_answer(answer.text, self.link_hosts))
+        search = retrieval.search_query
+        standalone = search if search != request.question else None
+        response = build_response(retrieval, answer, "extractive", standalone, answer.evidence,
+                                  clock.timings(retrieval))
+        if not sources_sent:
+            yield SourcesEvent(response.sources, response.standalone_question)
+        async for event in self._words(response, retrieval, clock):
+            yield event
+
+    async def _generate(self, prepared: Prepared, safe: SafeAnswer, clock: Clock) -> AsyncIterator[str]:
+        """Verified, cleaned answer pieces from the LLM; counts generations in progress and cancelled ones."""
+        self.active += 1
+        try:
+            async with aclosing(self.llm.astream(prepared)) as raw_pieces:
+                async for raw in raw_pieces:
+                    if piece := safe.feed(raw):
+                        clock.token()
+                        yield piece
+            if piece := safe.flush():
+                clock.token()
+                yield piece
+        except (asyncio.CancelledError, GeneratorExit):
+            self.cancelled += 1
+            raise
+        finally:
+            self.active -= 1
+
+    async def _words(self, response: ChatResponse, retrieval: Retrieval, clock: Clock) -> AsyncIterator[ChatEvent]:
+        """A finished answer streamed word by word, then the response (with its final timings)."""
+        for piece in word_pieces(response.answer):
+            clock.token()
+            yield TokenEvent(piece)
+            await asyncio.sleep(0)  # let a disconnect be noticed between words
+        response.timings = clock.timings(retrieval)
+        yield DoneEvent(response)
+
+    # --- one answer, whole
+    async def answer(self, request: ChatRequest) -> ChatResponse:
+        """The whole answer: `astream` drained (closing it, and the LLM request, if cancelled)."""
+        async with aclosing(self.astream(request)) as events:
+            done = [event async for event in events if isinstance(event, DoneEvent)]
+        return done[-1].response
+
+    def run(self, request: ChatRequest) -> ChatResponse:
+        """`answer` for synchronous callers (rag-eval, scripts); not for use inside an event loop.
+
+        It runs on this pipeline's own event loop, in a thread of its own, started on first use:
+        one loop for every call keeps the LLM client's pooled async connections on the loop that
+        opened them (`asyncio.run` per call would strand them on a closed loop).
+        """
+        with self._loop_lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="pipeline-run", daemon=True).start()
+        return asyncio.run_coroutine_threadsafe(self.answer(request), self._loop).result()
+
+    async def aclose(self) -> None:
+        """Close the LLM client's connections and `run`'s event loop (app shutdown)."""
+        if self.llm is not None:
+            await self.llm.aclose()
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+def build_pipeline(settings) -> ChatPipeline:
+    """Load the model, open the store and build the keyword index: the heavy objects, once."""
+    client = ix.chroma_client(settings)
+    # Refuse an index built with another model before spending time loading this one.
+    ix.check_model(ix.read_state(client, settings), settings, ix.store_label(settings))
+    embedder = load_embedder(settings)
+    retriever = Retriever(settings, embedder, client)
+    llm = None
+    if settings.answer_mode == "llm":
+        from service.rag.llm import build_llm_answerer
+
+        llm = build_llm_answerer(settings)
+    return ChatPipeline(retriever, EvidenceBuilder(embedder), ExtractiveAnswerer(settings.abstain_threshold),
+                        settings.top_k, llm=llm, fallback=settings.llm_fallback,
+                        evidence_gate=settings.llm_evidence_gate, link_hosts=tuple(settings.answer_link_hosts))

@@ -1,0 +1,105 @@
+"""Shared pieces of the browser tests: paths, the hostile transcript, the live server, chat helpers."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import httpx
+
+from tests.fixtures.servers import ServiceProcess
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLE = ROOT / "data" / "transcripts" / "alibaba-cloud-xuan-jin.txt"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 375, "height": 812}
+
+XSS_IMG = "<img src=x onerror=window.__xss=1>"
+XSS_SCRIPT = "<script>window.__xss=1</script>"
+XSS_LINK = "[old recipes](javascript:window.__xss=1)"
+HOSTILE_TITLE = "Pastry <b>engineering</b> at Hostile Bakery"
+HOSTILE = f"""{HOSTILE_TITLE}
+
+The Leadership Network sat down with Mallory Payload, Head Baker at Hostile Bakery, to discuss sourdough starters, croissants and recipes.
+
+Mallory Payload, Head Baker at Hostile Bakery
+
+How do you keep your sourdough starter alive?
+
+I feed the sourdough starter twice a day with rye flour and water {XSS_IMG} and keep it at room temperature. A healthy sourdough starter doubles within six hours of feeding.
+
+What is the secret ingredient in your croissants?
+
+The secret ingredient in our croissants is cultured butter {XSS_SCRIPT} folded in twenty-seven layers. We laminate the croissant dough three times and rest it overnight in the fridge.
+
+Where do you publish your bakery recipes?
+
+We publish every bakery recipe for free on our own website. The old bakery recipe archive {XSS_LINK} was retired in 2020.
+"""
+
+def ui_service(chroma: Path, transcripts: Path, log_dir: Path) -> ServiceProcess:
+    """`rag-serve` on the test index with the built-in answerer, not yet started (`.start()`)."""
+    return ServiceProcess(log_dir, chroma_path=chroma, transcripts_dir=transcripts, answer_mode="extractive")
+
+
+# Injected before the page's own scripts (Playwright's init scripts are not subject to the CSP).
+WATCH = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+window.__answerSnapshots = [];
+new MutationObserver(() => {
+  for (const el of document.querySelectorAll(".msg.assistant")) {
+    const text = el.querySelector(".answer-text");
+    window.__answerSnapshots.push({turn: el.dataset.turn, status: el.dataset.status,
+                                   length: text ? text.textContent.length : 0});
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+
+class Chat:
+    """What a person does with the chat page, as helper calls."""
+
+    def __init__(self, page):
+        self.page = page
+        self.input = page.get_by_label("Your question")
+
+    def assistants(self):
+        return self.page.locator(".msg.assistant")
+
+    def ask(self, question: str, *, expect_answer: bool = True, timeout: float = 60_000):
+        """Type the question, press Enter and wait for the answer to be complete; returns its locator."""
+        before = self.assistants().count()
+        self.input.fill(question)
+        self.input.press("Enter")
+        if not expect_answer:
+            return None
+        self.page.wait_for_function(
+            "n => document.querySelectorAll('.msg.assistant[data-status=done]').length > n",
+            arg=before, timeout=timeout)
+        return self.assistants().nth(before)
+
+
+def rendered(answer: str) -> str:
+    """What the answer's text looks like on the page: [n] markers become buttons labelled n."""
+    return re.sub(r"\[(\d+)\]", r"\1", answer)
+
+
+def ask_and_capture(chat: Chat, question: str):
+    """Ask through the page; returns (message locator, the service's response body, the response).
+
+    The body is fetched again as plain JSON with the request the page sent (the built-in answerer
+    is deterministic): a streamed response's body cannot be read back from the browser.
+    """
+    with chat.page.expect_response(lambda r: r.url.endswith("/v1/chat") and r.request.method == "POST") as info:
+        msg = chat.ask(question)
+    response = info.value
+    sent = response.request.post_data_json
+    replay = httpx.post(response.url, json={**sent, "stream": False}, timeout=60)
+    replay.raise_for_status()
+    return msg, replay.json(), response
