@@ -25,7 +25,6 @@ PARAPHRASE = re.compile(
 )
 
 
-
 def is_abstention(text: str) -> bool:
     """Does the answer say the sources do not hold the answer (the prompt's fixed phrase or a paraphrase)?"""
     return ABSTAIN_PHRASE.lower() in text.lower() or bool(PARAPHRASE.search(text))

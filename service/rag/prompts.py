@@ -23,7 +23,6 @@ from service.rag.abstain import ABSTAIN_PHRASE
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
 
-
 class PromptError(ValueError):
     """A prompt file is missing, malformed, or its variables do not match its header."""
 

@@ -261,7 +261,7 @@ def test_a_failed_ingest_job_is_shown_to_key_holders_without_internals(live, mon
     def fail(*args, **kw):
         raise RuntimeError(f"boom in {SECRET_PATH} with key {KEY}")
 
-    monkeypatch.setattr(service.ingest_jobs, "sync_paths", fail)
+    monkeypatch.setattr(service.ops.ingest_jobs, "sync_paths", fail)
     manager = live.app.state.ingest
     with pytest.raises(RuntimeError):
         manager.run("sync", "test")
