@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import math
@@ -19,7 +20,14 @@ _ABBREV = {
     "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mt", "ft",
 }  # fmt: skip
 # Candidate boundary: terminal punctuation, optional closing quotes/brackets, then white space.
-_BOUNDARY = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+)")
+# (Tried only where a run of punctuation starts, and without giving characters back: a long
+# run of full stops made every position in it a new try, in time growing with its square.)
+_BOUNDARY = re.compile(r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+(?=\s)")
+# The word before a boundary (with its full stops), matched backwards from the boundary's end
+# in the reversed text, so that it costs the length of that word and not of the sentence.
+_WORD_BEFORE = re.compile(r"[\"'”’)\]]*[.!?…]*[\w.]+")
+_WORD = re.compile(r"[\w.]+")
+_SPACE = re.compile(r"\s*")
 
 
 @dataclass
@@ -38,20 +46,27 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
     """
     sentences: list[Sentence] = []
     start = 0
+    backwards = text[::-1]
+    n = len(text)
     for m in _BOUNDARY.finditer(text):
         end = m.end()
-        rest = text[end:].lstrip()
-        if not rest:
+        after = _SPACE.match(text, end).end()  # where the next sentence would start
+        if after == n:
             continue
-        nxt = rest[0]
-        word = re.search(r"([\w.]+)[.!?…]*[\"'”’)\]]*$", text[start:end])
-        token = word.group(1).lower().rstrip(".") if word else ""
+        nxt = text[after]
+        # The last word of the sentence so far: in its own terms, the longest tail of
+        # text[start:end] that is word characters and full stops, then ".!?…", then closing
+        # quotes; read backwards from `end` and never before `start`.
+        word = _WORD_BEFORE.match(backwards, n - end, n - start)
+        token = ""
+        if word:
+            token = _WORD.match(text, n - word.end(), end).group().lower().rstrip(".")
         if not (nxt.isupper() or nxt in "\"'“‘([" or (nxt.isdigit() and not token.isdigit())):
             continue
         if text[m.start()] == "." and (token in _ABBREV or (len(token) == 1 and token.isalpha())):
             continue
         _append(sentences, text, start, end, offset)
-        start = end + (len(text[end:]) - len(rest))
+        start = after
     _append(sentences, text, start, len(text), offset)
     return sentences
 
@@ -105,7 +120,11 @@ def _pack(sentences: list[Sentence], max_chars: int) -> list[list[Sentence]]:
     cuts, prev = [], 0
     for k in range(1, n):
         lo, hi = prev + 1, len(sentences) - (n - k)
-        best = min(range(lo, hi + 1), key=lambda i: abs(ends[i - 1] - k * total / n))
+        share = k * total / n
+        # `ends` grows, so the closest end is one of the two around the share (bisect instead
+        # of trying every sentence, which took time growing with the square of the answer).
+        i = min(max(bisect.bisect_left(ends, share) + 1, lo), hi)
+        best = i - 1 if i > lo and abs(ends[i - 2] - share) <= abs(ends[i - 1] - share) else i
         cuts.append(best)
         prev = best
     bounds = [0, *cuts, len(sentences)]

@@ -11,6 +11,7 @@
 - Without any of these, paragraphs are judged like the plain format (`is_question`).
 
 Emphasis, links, images, code spans, HTML tags and escapes are stripped from the indexed text.
+Every step takes time linear in the file's length, whatever it holds (see `strip_inline`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ _EXPECTED = (
     "questions as '##' headings, bold paragraphs such as '**What …?**', or speaker lines such "
     "as '**Q:** …' / '**Interviewer:** …', each followed by its answer paragraphs"
 )
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?=[ \t]|$)")
 _SETEXT_1 = re.compile(r"^ {0,3}=+[ \t]*$")
 _SETEXT_2 = re.compile(r"^ {0,3}-+[ \t]*$")
 _RULE = re.compile(r"^ {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$")
@@ -40,7 +41,6 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+")
 _QUOTE = re.compile(r"^[ \t]{0,3}>[ \t]?")
 _LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:[ \t]*\S+")
-_FRONT_TITLE = re.compile(r"^title:[ \t]*(?P<q>[\"']?)(?P<title>.+?)(?P=q)[ \t]*$", re.MULTILINE)
 # Headings that name a section of the page rather than ask something.
 _INTRO_SECTIONS = re.compile(
     r"^(intro(duction)?|about( (him|her|them|the (guest|interviewee|speaker)))?|summary|"
@@ -71,28 +71,107 @@ _BOLD_LABEL = [
 ]
 _WHOLE_BOLD = re.compile(r"^(\*\*|__)(?P<body>(?:(?!\1).)+)\1$", re.DOTALL)
 _BOLD_LEAD = re.compile(r"^(\*\*|__)(?P<lead>(?:(?!\1).)+?)\1[ \t]*(?P<rest>\S.*)$", re.DOTALL)
-_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:[^()]|\([^)]*\))*\)")
+# Inline patterns, each written so that it runs in linear time on any input: no pattern can
+# scan past the next delimiter of its kind (a bracket, a paren, the same emphasis marker), so
+# an opener without a closer costs only the text up to the next one. (Lazy `(.+?)` groups
+# made `**a ` repeated 8,000 times take seconds, and more with the square of the length.)
+_URL = r"\((?:[^()]|\([^()]*\))*\)"  # (url "title"), with one level of parens inside
+_IMAGE = re.compile(r"!\[([^\[\]]*)\]" + _URL)
+_LINK = re.compile(r"\[([^\[\]]+)\]" + _URL)
+_REF_LINK = re.compile(r"\[([^\[\]]+)\]\[[^\[\]]*\]")
+_FOOTNOTE_REF = re.compile(r"\[\^[^\[\]]+\]")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^<>\s]+)>")
+_TICKS = re.compile(r"`+")
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+# Emphasis: the text inside may hold the marker only where it can neither open nor close
+# (between spaces, or inside a word for `*`/`_`), so a scan stops at the next marker that could.
+_STRONG = re.compile(r"(\*\*|__)(?=\S)((?:(?!\1).|(?<=\s)\1(?=\s))+?)(?<=\S)\1", re.DOTALL)
+_EM_STAR = re.compile(
+    r"(?<![\w*])\*(?=[^\s*])((?:[^*]|(?<=\s)\*(?=\s)|(?<=\w)\*(?=\w))+?)(?<=[^\s*])\*(?![\w*])"
+)
+_EM_UNDERSCORE = re.compile(
+    r"(?<![\w_])_(?=[^\s_])((?:[^_]|(?<=\s)_(?=\s)|(?<=\w)_(?=\w))+?)(?<=[^\s_])_(?![\w_])"
+)
+_STRIKE = re.compile(r"~~(.+?)~~", re.DOTALL)  # (any later `~~` closes: a scan ends there)
+_ESCAPED = re.compile(r"\\([\\`*_{}\[\]()#+\-.!>~|<])")
 _ESC = "\ue000"
+_RESTORE = re.compile(_ESC + r"(\d+)" + _ESC)
+# A string without any of these characters has no inline Markdown: it is its own plain text.
+_SPECIAL = re.compile(r"[\\<\[`*_~" + _ESC + "]")
+
+
+def _drop_comments(s: str) -> str:
+    """`s` without `<!-- … -->` comments (found with str.find: one pass over the text)."""
+    out, pos = [], 0
+    while (start := s.find("<!--", pos)) >= 0:
+        end = s.find("-->", start + 4)
+        if end < 0:
+            break
+        out.append(s[pos:start])
+        pos = end + 3
+    out.append(s[pos:])
+    return "".join(out)
+
+
+def _strip_code(s: str) -> str:
+    """Code spans replaced by their text: a run of backticks is closed by the next run of the
+    same length on its line. Each run's closer is looked up in a table built in one pass from
+    the right, so this takes linear time (a scan per run took more)."""
+    runs = [(m.start(), m.end()) for m in _TICKS.finditer(s)]
+    if len(runs) < 2:
+        return s
+    line, prev, keys = 0, 0, []
+    for start, end in runs:
+        line += s.count("\n", prev, start)
+        prev = start
+        keys.append((line, end - start))
+    closer: list[int | None] = [None] * len(runs)
+    last: dict[tuple[int, int], int] = {}
+    for i in range(len(runs) - 1, -1, -1):
+        closer[i] = last.get(keys[i])
+        last[keys[i]] = i
+    out, pos, i = [], 0, 0
+    while i < len(runs):
+        j = closer[i]
+        if j is None:
+            i += 1
+            continue
+        out += [s[pos : runs[i][0]], s[runs[i][1] : runs[j][0]].strip()]
+        pos, i = runs[j][1], j + 1
+    out.append(s[pos:])
+    return "".join(out)
 
 
 def strip_inline(s: str) -> str:
     """Plain text of inline Markdown: emphasis, links, images, code, HTML and escapes."""
-    s = re.sub(r"\\([\\`*_{}\[\]()#+\-.!>~|<])", lambda m: _ESC + str(ord(m.group(1))) + _ESC, s)
-    s = re.sub(r"<!--.*?-->", "", s, flags=re.DOTALL)
+    if not _SPECIAL.search(s):
+        return s
+    s = _ESCAPED.sub(lambda m: _ESC + str(ord(m.group(1))) + _ESC, s)
+    s = _drop_comments(s)
     s = _IMAGE.sub("", s)
-    s = re.sub(r"\[\^[^\]]+\]", "", s)  # footnote references
-    s = re.sub(r"\[([^\]]+)\]\((?:[^()]|\([^)]*\))*\)", r"\1", s)  # [text](url "title")
-    s = re.sub(r"\[([^\]]+)\]\[[^\]]*\]", r"\1", s)  # [text][ref]
-    s = re.sub(r"<((?:https?|mailto):[^>\s]+)>", r"\1", s)  # autolinks
-    s = re.sub(r"(`+)(.+?)\1", lambda m: m.group(2).strip(), s)
-    s = re.sub(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>", "", s)  # HTML tags
+    s = _FOOTNOTE_REF.sub("", s)
+    s = _LINK.sub(r"\1", s)  # [text](url "title")
+    s = _REF_LINK.sub(r"\1", s)  # [text][ref]
+    s = _AUTOLINK.sub(r"\1", s)
+    s = _strip_code(s)
+    s = _HTML_TAG.sub("", s)
     for _ in range(2):  # nested emphasis: ***x***, **_x_**
-        s = re.sub(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1", r"\2", s, flags=re.DOTALL)
-        s = re.sub(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])", r"\1", s, flags=re.DOTALL)
-        s = re.sub(r"(?<![\w_])_(?=[^\s_])(.+?)(?<=[^\s_])_(?![\w_])", r"\1", s, flags=re.DOTALL)
-    s = re.sub(r"~~(.+?)~~", r"\1", s, flags=re.DOTALL)
-    s = re.sub(_ESC + r"(\d+)" + _ESC, lambda m: chr(int(m.group(1))), s)
-    return s
+        s = _STRONG.sub(r"\2", s)
+        s = _EM_STAR.sub(r"\1", s)
+        s = _EM_UNDERSCORE.sub(r"\1", s)
+    s = _STRIKE.sub(r"\1", s)
+    return _RESTORE.sub(lambda m: chr(int(m.group(1))), s)
+
+
+def _front_title(lines: list[str]) -> str:
+    """The `title:` of YAML front matter, without its quotes (in one pass over each line)."""
+    for line in lines:
+        if line.startswith("title:") and len(line) > len("title:"):
+            value = line[len("title:") :].strip(" \t")
+            if len(value) >= 3 and value[0] in "\"'" and value[-1] == value[0]:
+                value = value[1:-1]
+            return value.strip()
+    return ""
 
 
 def _blocks(text: str) -> tuple[str, list[tuple[str, int, list[str]]]]:
@@ -102,8 +181,7 @@ def _blocks(text: str) -> tuple[str, list[tuple[str, int, list[str]]]]:
     if lines and lines[0].strip() == "---":
         for i in range(1, len(lines)):
             if lines[i].strip() in ("---", "..."):
-                m = _FRONT_TITLE.search("\n".join(lines[1:i]))
-                front_title = m.group("title").strip() if m else ""
+                front_title = _front_title(lines[1:i])
                 lines = lines[i + 1 :]
                 break
     out: list[tuple[str, int, list[str]]] = []
@@ -144,7 +222,7 @@ def _blocks(text: str) -> tuple[str, list[tuple[str, int, list[str]]]]:
         m = _ATX.match(content)
         if m:
             flush()
-            out.append(("heading", len(m.group(1)), [m.group(2) or ""]))
+            out.append(("heading", len(m.group(1)), [_atx_text(content[m.end() :])]))
             continue
         if para and len(para) == 1 and _SETEXT_1.match(content):
             out.append(("heading", 1, para.copy()))
@@ -164,6 +242,19 @@ def _blocks(text: str) -> tuple[str, list[tuple[str, int, list[str]]]]:
     return front_title, out
 
 
+def _atx_text(rest: str) -> str:
+    """The text of an ATX heading after its opening `#`s, without a closing run of `#`s.
+
+    (In linear time: a regex with a lazy text group took quadratic time on long lines.)
+    """
+    text = rest.strip(" \t")
+    if text.endswith("#"):
+        before = text.rstrip("#")
+        if before.endswith((" ", "\t")):
+            return before.rstrip(" \t")
+    return text
+
+
 def _starts_label(line: str) -> bool:
     line = line.strip()
     if any(rx.match(line) for rx in _BOLD_LABEL):
@@ -172,16 +263,28 @@ def _starts_label(line: str) -> bool:
 
 
 def _join(lines: list[str]) -> str:
-    """One paragraph's raw Markdown: soft breaks become spaces, list items keep their lines."""
-    out = ""
+    """One paragraph's raw Markdown: soft breaks become spaces, list items keep their lines.
+
+    (The pieces are joined once at the end, so a paragraph of many lines takes linear time.)
+    """
+    out: list[str] = []
+    tail = ""  # the last two characters of the text so far
     for line in lines:
-        if not out:
-            out = line.strip()
-        elif _LIST_ITEM.match(line) or out.endswith(("  ", "\\")):
-            out = out.rstrip(" \\") + "\n" + line.strip()
+        piece = line.strip()
+        if not tail:
+            out = [piece]
+            tail = piece[-2:]
+        elif _LIST_ITEM.match(line) or tail.endswith(("  ", "\\")):
+            while out and not out[-1].rstrip(" \\"):
+                out.pop()  # the break takes trailing spaces and backslashes, however far back
+            if out:
+                out[-1] = out[-1].rstrip(" \\")
+            out += ["\n", piece]
+            tail = ("\n" + piece)[-2:]
         else:
-            out += " " + line.strip()
-    return out
+            out += [" ", piece]
+            tail = (tail + " " + piece)[-2:]
+    return "".join(out)
 
 
 def _plain(raw: str) -> str:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 
 from ingest.formats.markdown import _END_SECTIONS, _INTRO_SECTIONS
 from ingest.parse import (
@@ -35,11 +36,89 @@ _EXPECTED = (
     "questions as headings, bold paragraphs or lines ending with '?', or speaker labels such "
     "as 'Interviewer: …' / 'Q: …', each followed by its answer"
 )
+# What a .docx may unpack to, all its parts together. Word writes a few MB of XML even for a
+# book-length interview, and pictures do not shrink when zipped; a zip bomb unpacks 1.5 MB
+# into gigabytes. (A constant, not a setting: parsers are called without settings.)
+MAX_UNPACKED_BYTES = 50_000_000
+MAX_PARTS = 2_000
+_READABLE = "save it from Word or LibreOffice as 'Word Document (.docx)' and ingest again"
+# A document type declaration, in the encodings an XML part may use. OOXML parts never have
+# one; with it come entity declarations ("billion laughs") and external entities. (Only parts
+# named .xml / .rels are searched: an embedded HTML page may have one. Any other part that
+# python-docx reads as XML goes through its parser, which expands no entities, and a failure
+# there is a TranscriptError too.)
+_DOCTYPE = tuple(
+    "<!DOCTYPE".encode(codec)
+    for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+)
+
+
+def check_package(data: bytes) -> None:
+    """Refuse a .docx that would unpack to more than MAX_UNPACKED_BYTES, or that holds an XML
+    document type declaration, before python-docx unpacks anything.
+
+    Sizes are checked as the zip's central directory declares them, then again while each
+    part is read with a cap (a part that unpacks to more than it declares is cut off there).
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            parts = package.infolist()
+            if len(parts) > MAX_PARTS:
+                raise TranscriptError(
+                    f"the document holds {len(parts):,} files; a .docx transcript has at most "
+                    f"{MAX_PARTS:,}"
+                )
+            declared = sum(part.file_size for part in parts)
+            if declared > MAX_UNPACKED_BYTES:
+                raise TranscriptError(_too_big(f"{declared:,} bytes"))
+            left = MAX_UNPACKED_BYTES
+            for part in parts:
+                with package.open(part) as member:
+                    blob = member.read(left + 1)
+                if len(blob) > left:
+                    raise TranscriptError(_too_big(f"more than {MAX_UNPACKED_BYTES:,} bytes"))
+                left -= len(blob)
+                xml = part.filename.lower().endswith((".xml", ".rels"))
+                if xml and any(marker in blob for marker in _DOCTYPE):
+                    raise TranscriptError(
+                        f"'{part.filename}' inside the document declares an XML document type "
+                        "(<!DOCTYPE …>), which Word never writes and which can define entities "
+                        f"that expand without end; {_READABLE}"
+                    )
+    except TranscriptError:
+        raise
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        RuntimeError,
+        NotImplementedError,
+        ValueError,
+    ) as exc:  # corrupt, encrypted or oddly compressed
+        raise TranscriptError(
+            f"not a readable .docx document ({exc.__class__.__name__}); {_READABLE}"
+        ) from None
+
+
+def _too_big(size: str) -> str:
+    return (
+        f"the document unpacks to {size}, more than the {MAX_UNPACKED_BYTES:,} a .docx "
+        "transcript may hold (a zip bomb?); save it again from Word or LibreOffice, without "
+        "embedded files"
+    )
 
 
 def _paragraphs(document):
-    """Body paragraphs in document order, descending into tables."""
-    from docx.table import Table
+    """Body paragraphs in document order, descending into tables.
+
+    A table is read cell by cell from its XML (`w:tc`), as python-docx's `_Row.cells` does,
+    but without repeating a merged cell once per grid column it spans (a span of 50 million
+    columns took 19 s and 480 MB) or climbing to the top of a vertical merge from every row
+    below it (a merge that starts in the first row raised ValueError): a cell that continues
+    a vertical merge holds no text of its own.
+    """
+    from docx.table import Table, _Cell
     from docx.text.paragraph import Paragraph as DocParagraph
 
     def walk(container):
@@ -48,42 +127,108 @@ def _paragraphs(document):
                 yield child
             elif isinstance(child, Table):
                 for row in child.rows:
-                    seen = set()
-                    for cell in row.cells:
-                        if id(cell._tc) in seen:  # a merged cell appears once per grid column
-                            continue
-                        seen.add(id(cell._tc))
-                        yield from walk(cell)
+                    for tc in row._tr.tc_lst:
+                        if tc.vMerge != "continue":
+                            yield from walk(_Cell(tc, child))
 
     yield from walk(document)
 
 
-def _bold(run, paragraph) -> bool:
+class _Styles:
+    """The document's styles, each looked up once.
+
+    python-docx finds the style of a paragraph or run without one of its own (most of them)
+    by reading every style in the document, each time (a document of 5,000 questions took
+    74 s), and a style by id or base style through an XPath query built from the id (an id
+    with a quote in it raised XPathEvalError); a base-style cycle made the walk up the chain
+    endless. Here each id is found in a dict, and what a style's chain says about bold is
+    worked out once.
+    """
+
+    def __init__(self, document):
+        from docx.enum.style import WD_STYLE_TYPE
+
+        self.paragraph_type, self.character_type = WD_STYLE_TYPE.PARAGRAPH, WD_STYLE_TYPE.CHARACTER
+        self._by_id = {}
+        for style in document.styles:
+            self._by_id.setdefault(style.style_id, style)  # the first of an id, as python-docx
+        self._default = {
+            t: document.styles.default(t) for t in (self.paragraph_type, self.character_type)
+        }
+        self._bold: dict = {}  # style element -> what its chain says about bold
+
+    def get(self, style_id: str | None, style_type):
+        """The style that python-docx's `Paragraph.style` / `Run.style` would give."""
+        style = self._by_id.get(style_id) if style_id else None
+        if style is None or style.type != style_type:
+            return self._default[style_type]
+        return style
+
+    def bold(self, style) -> bool | None:
+        """Bold as set by `style` or the styles it is based on; None where none of them says."""
+        chain: list = []  # the style elements walked (each its own key)
+        walked: set = set()
+        found = None
+        while style is not None:
+            key = style.element
+            if key in self._bold:
+                found = self._bold[key]
+                break
+            if key in walked:  # based on itself, through others
+                break
+            chain.append(key)
+            walked.add(key)
+            if style.font.bold is not None:
+                found = bool(style.font.bold)
+                break
+            base = key.basedOn_val
+            style = self._by_id.get(base) if base else None
+        for key in chain:
+            self._bold[key] = found
+        return found
+
+
+def _bold(run, paragraph_style, styles: _Styles) -> bool:
     """Bold set on the run, else by its character style ("Strong"), else by the paragraph's."""
     if run.bold is not None:
         return bool(run.bold)
-    for style in (run.style, paragraph.style):
-        while style is not None:
-            if style.font.bold is not None:
-                return bool(style.font.bold)
-            style = style.base_style
+    for style in (styles.get(run._r.style, styles.character_type), paragraph_style):
+        found = styles.bold(style)
+        if found is not None:
+            return found
     return False
 
 
 def parse_docx(data: bytes, transcript_id: str) -> Transcript:
     """Parse a Word interview (see module docstring)."""
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
+    from docx.exceptions import PythonDocxError
+    from docx.opc.exceptions import OpcError
+    from lxml import etree
 
     if not data.strip():
         raise TranscriptError("the file is empty")
+    check_package(data)
     try:
-        document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        return _read_interview(docx.Document(io.BytesIO(data)), transcript_id)
+    except TranscriptError:
+        raise
+    except (
+        OpcError,
+        zipfile.BadZipFile,
+        KeyError,
+        ValueError,
+        etree.LxmlError,
+        PythonDocxError,
+    ) as exc:  # (an attribute python-docx cannot read is a ValueError)
         raise TranscriptError(
-            f"not a readable .docx document ({exc.__class__.__name__}); save it from Word or "
-            "LibreOffice as 'Word Document (.docx)' and ingest again"
+            f"not a readable .docx document ({exc.__class__.__name__}); {_READABLE}"
         ) from None
+
+
+def _read_interview(document, transcript_id: str) -> Transcript:
+    """The interview in an opened document (see module docstring)."""
+    styles = _Styles(document)
     title = ""
     items: list[Item] = []
     dropped: list[str] = []
@@ -95,7 +240,8 @@ def parse_docx(data: bytes, transcript_id: str) -> Transcript:
         text = para.text.replace("\t", " ").strip()
         if not text:
             continue
-        style = (para.style.name if para.style is not None else "") or ""
+        para_style = styles.get(para._p.style, styles.paragraph_type)
+        style = (para_style.name if para_style is not None else "") or ""
         heading = re.match(r"(?:Heading|Überschrift|Titre|Título)\s*(\d)", style, re.IGNORECASE)
         is_heading = style == "Title" or heading is not None
         if is_heading and not title and not items and (style == "Title" or heading.group(1) == "1"):
@@ -121,7 +267,7 @@ def parse_docx(data: bytes, transcript_id: str) -> Transcript:
             captions.append(text)
             dropped.append(text)
             continue
-        runs = [(r.text, _bold(r, para)) for r in para.runs if r.text.strip()]
+        runs = [(r.text, _bold(r, para_style, styles)) for r in para.runs if r.text.strip()]
         lines = [line.strip() for line in text.split("\n") if line.strip()]
         found = [match_label(line) for line in lines]
         if any(found):
