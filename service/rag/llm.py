@@ -118,7 +118,9 @@ class LLMAnswerer:
 
     def __init__(self, llm: BaseChatModel, budget_tokens: int, base_url: str = "", timeout: float = 0.0):
         self.llm = llm
-        self.condenser = llm.bind(max_tokens=CONDENSE_MAX_TOKENS)
+        # The cap goes out under both names (see `token_cap`), so bind the extra body with it too.
+        extra = {**(getattr(llm, "extra_body", None) or {}), **token_cap(CONDENSE_MAX_TOKENS)}
+        self.condenser = llm.bind(max_tokens=CONDENSE_MAX_TOKENS, extra_body=extra)
         self.budget_tokens = budget_tokens
         self.base_url = base_url
         self.timeout = timeout
@@ -179,6 +181,16 @@ class LLMAnswerer:
             await client.aclose()
 
 
+def token_cap(tokens: int) -> dict:
+    """The answer-length cap as the extra body field `max_tokens`.
+
+    ChatOpenAI sends `max_tokens` as `max_completion_tokens` (OpenAI's current name), which
+    llama.cpp's server (llama-cpp-python 0.3) does not read: without this it generates until its
+    context is full. Sent under both names, every OpenAI-compatible server sees the cap.
+    """
+    return {"max_tokens": tokens}
+
+
 def build_llm_answerer(settings) -> LLMAnswerer:
     """`ChatOpenAI` against settings.llm_base_url, with our own async HTTP client (closed by `aclose`).
     The pipeline is async throughout (`ChatPipeline.run` drains it): the model is never called
@@ -194,7 +206,7 @@ def build_llm_answerer(settings) -> LLMAnswerer:
         timeout=settings.llm_timeout,
         stream_chunk_timeout=settings.llm_timeout,
         max_retries=0,  # a dead server should be reported now, not after back-off retries
-        extra_body=settings.llm_extra_body or None,
+        extra_body={**token_cap(settings.llm_max_tokens), **settings.llm_extra_body},
         http_async_client=httpx.AsyncClient(timeout=settings.llm_timeout),
     )
     return LLMAnswerer(llm, settings.context_budget_tokens, settings.llm_base_url, settings.llm_timeout)

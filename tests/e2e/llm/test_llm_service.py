@@ -189,3 +189,30 @@ def test_llm_timeout_is_a_504(llm_server, make_settings):
         assert [name for name, _ in events] == ["sources", "error"]
         assert "did not answer within" in json.loads(events[1][1])["detail"]
         assert c.get("/health").status_code == 200
+
+
+def test_the_answer_length_cap_reaches_llama_cpp(llm_server, make_settings):
+    """LLM_MAX_TOKENS and the condense cap bound what llama.cpp's server generates.
+
+    ChatOpenAI names the cap `max_completion_tokens`, which llama-cpp-python's server ignores;
+    without `max_tokens` beside it SmolLM2 wrote until its context was full (minutes on 2 cores)."""
+    import asyncio
+
+    from langchain_core.messages import HumanMessage
+
+    from service.rag.llm import Prepared, build_llm_answerer
+
+    answerer = build_llm_answerer(make_settings(llm_base_url=llm_server, llm_max_tokens=16))
+    long_task = [HumanMessage("Write a very long story about a lighthouse, at least five hundred words.")]
+
+    async def run():
+        try:
+            pieces = [p async for p in answerer.astream(Prepared(long_task, {1}))]
+            reply = await answerer.condenser.ainvoke("Repeat the word lighthouse two hundred times.")
+            return pieces, reply
+        finally:
+            await answerer.aclose()
+
+    pieces, reply = asyncio.run(run())
+    assert 1 <= len(pieces) <= 16, pieces
+    assert reply.usage_metadata["output_tokens"] <= 64, reply.usage_metadata
