@@ -41,6 +41,16 @@ DOCS_ASSETS = "/static/docs"  # Swagger UI's files, shipped by the fastapi-offli
 log = logging.getLogger("service")
 
 
+class UIFiles(StaticFiles):
+    """The UI's files, revalidated on every load (`no-cache`: a 304 when unchanged), so that after an
+    upgrade a browser never runs new ES modules beside cached old ones."""
+
+    def file_response(self, *args, **kwargs):
+        response = super().file_response(*args, **kwargs)
+        response.headers.setdefault("Cache-Control", "no-cache")
+        return response
+
+
 def docs_page(openapi_url: str, title: str) -> tuple[bytes, dict[str, str]]:
     """/docs: Swagger UI from this server's own files (it works offline, loads nothing from a CDN),
     under the chat page's CSP plus the hash of the page's one inline script."""
@@ -125,7 +135,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(openai.router)
     app.mount(DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/static", UIFiles(directory=STATIC), name="static")
     docs_body, docs_headers = docs_page(app.openapi_url, f"{app.title} - API")
 
     @app.get("/docs", include_in_schema=False)

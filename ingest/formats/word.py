@@ -110,7 +110,7 @@ def _too_big(size: str) -> str:
 
 
 def _paragraphs(document):
-    """Body paragraphs in document order, descending into tables.
+    """Body paragraphs, each with its `w:p` element, in document order, descending into tables.
 
     A table is read cell by cell from its XML (`w:tc`), as python-docx's `_Row.cells` does,
     but without repeating a merged cell once per grid column it spans (a span of 50 million
@@ -118,20 +118,21 @@ def _paragraphs(document):
     below it (a merge that starts in the first row raised ValueError): a cell that continues
     a vertical merge holds no text of its own.
     """
-    from docx.table import Table, _Cell
-    from docx.text.paragraph import Paragraph as DocParagraph
+    from docx.oxml.ns import qn
+    from docx.text.paragraph import Paragraph
 
-    def walk(container):
-        for child in container.iter_inner_content():
-            if isinstance(child, DocParagraph):
-                yield child
-            elif isinstance(child, Table):
-                for row in child.rows:
-                    for tc in row._tr.tc_lst:
-                        if tc.vMerge != "continue":
-                            yield from walk(_Cell(tc, child))
+    P, TBL, TR, TC = qn("w:p"), qn("w:tbl"), qn("w:tr"), qn("w:tc")
 
-    yield from walk(document)
+    def walk(container):  # a w:body or w:tc element: its paragraphs and tables, in order
+        for child in container.inner_content_elements:
+            if child.tag == P:
+                yield Paragraph(child, document), child
+            elif child.tag == TBL:
+                for tc in (tc for tr in child.iterchildren(TR) for tc in tr.iterchildren(TC)):
+                    if tc.vMerge != "continue":
+                        yield from walk(tc)
+
+    yield from walk(document.element.body)
 
 
 class _Styles:
@@ -188,11 +189,11 @@ class _Styles:
         return found
 
 
-def _bold(run, paragraph_style, styles: _Styles) -> bool:
+def _bold(run, style_id: str | None, paragraph_style, styles: _Styles) -> bool:
     """Bold set on the run, else by its character style ("Strong"), else by the paragraph's."""
     if run.bold is not None:
         return bool(run.bold)
-    for style in (styles.get(run._r.style, styles.character_type), paragraph_style):
+    for style in (styles.get(style_id, styles.character_type), paragraph_style):
         found = styles.bold(style)
         if found is not None:
             return found
@@ -228,6 +229,8 @@ def parse_docx(data: bytes, transcript_id: str) -> Transcript:
 
 def _read_interview(document, transcript_id: str) -> Transcript:
     """The interview in an opened document (see module docstring)."""
+    from docx.text.run import Run
+
     styles = _Styles(document)
     title = ""
     items: list[Item] = []
@@ -236,11 +239,11 @@ def _read_interview(document, transcript_id: str) -> Transcript:
     labelled: list[str | None] = []
     units = 0
     end_matter = False
-    for para in _paragraphs(document):
+    for para, p in _paragraphs(document):
         text = para.text.replace("\t", " ").strip()
         if not text:
             continue
-        para_style = styles.get(para._p.style, styles.paragraph_type)
+        para_style = styles.get(p.style, styles.paragraph_type)
         style = (para_style.name if para_style is not None else "") or ""
         heading = re.match(r"(?:Heading|Überschrift|Titre|Título)\s*(\d)", style, re.IGNORECASE)
         is_heading = style == "Title" or heading is not None
@@ -267,7 +270,11 @@ def _read_interview(document, transcript_id: str) -> Transcript:
             captions.append(text)
             dropped.append(text)
             continue
-        runs = [(r.text, _bold(r, para_style, styles)) for r in para.runs if r.text.strip()]
+        runs = [
+            (run.text, _bold(run, r.style, para_style, styles))
+            for r, run in ((r, Run(r, para)) for r in p.r_lst)
+            if run.text.strip()
+        ]
         lines = [line.strip() for line in text.split("\n") if line.strip()]
         found = [match_label(line) for line in lines]
         if any(found):

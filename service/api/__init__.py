@@ -1,0 +1,1 @@
+"""The HTTP surface: routes/ (one router per area), schemas, the SSE and OpenAI formats, deps."""

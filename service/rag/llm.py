@@ -194,13 +194,15 @@ def token_cap(tokens: int) -> dict:
 def build_llm_answerer(settings) -> LLMAnswerer:
     """`ChatOpenAI` against settings.llm_base_url, with our own async HTTP client (closed by `aclose`).
     The pipeline is async throughout (`ChatPipeline.run` drains it): the model is never called
-    synchronously, so it is given no sync client."""
-    from langchain_openai import ChatOpenAI
+    synchronously, so it is given no sync client. LangChain's `init_chat_model` builds it, so the
+    provider is one word here (any OpenAI-compatible server speaks "openai")."""
+    from langchain.chat_models import init_chat_model
 
-    llm = ChatOpenAI(
+    llm = init_chat_model(
+        settings.llm_model,
+        model_provider="openai",
         base_url=settings.llm_base_url,
         api_key=settings.llm_api_key,
-        model=settings.llm_model,
         temperature=settings.llm_temperature,
         max_tokens=settings.llm_max_tokens,
         timeout=settings.llm_timeout,

@@ -97,6 +97,15 @@ def test_ui_and_docs_are_served(client):
     assert client.get("/docs").status_code == 200
 
 
+def test_ui_modules_are_revalidated_on_every_load(client):
+    """Never an upgraded main.js beside a cached old api.js: the browser asks each time (a 304 when
+    nothing changed)."""
+    first = client.get("/static/main.js")
+    assert first.status_code == 200 and first.headers["cache-control"] == "no-cache"
+    again = client.get("/static/main.js", headers={"if-none-match": first.headers["etag"]})
+    assert again.status_code == 304
+
+
 def test_starters_come_from_the_index(client):
     questions = client.get("/v1/starters?n=3").json()["questions"]
     assert len(questions) == 3

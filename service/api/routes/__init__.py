@@ -1,0 +1,1 @@
+"""One router per area: chat, the OpenAI facade, ingest, status (health, readiness, metrics, starters)."""
