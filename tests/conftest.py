@@ -7,3 +7,10 @@ OpenAI-compatible server.
 """
 
 pytest_plugins = ["tests.fixtures.core", "tests.fixtures.llm", "tests.fixtures.chroma", "tests.fixtures.apps"]
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that drive Chromium run last. The one session browser keeps Playwright's event loop
+    running in the main thread from its first use to the end of the session, and `asyncio.run`
+    (the async answer path's tests) refuses to start inside a running loop."""
+    items.sort(key=lambda item: "browser" in getattr(item, "fixturenames", ()))
