@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from ingest import store as ix
-from ingest.parse import Transcript, Turn
+from ingest.parse import Paragraph, Transcript, Turn
+
+# Bumped when parsing or chunking changes what a file yields, so a re-sync re-reads every file
+# (2: conversations as speaker turns, the intro as turn 0).
+CHUNKING_VERSION = 2
 
 # Abbreviations after which a full stop does not end a sentence.
 _ABBREV = {
@@ -91,14 +95,22 @@ class Chunk:
     sentences: list[Sentence] = field(default_factory=list)
 
     @property
+    def _lead(self) -> str:
+        """What is embedded before the text: an interview answer's question, so that it is found
+        by what was asked. A conversation turn is embedded alone: the turn before it is another
+        person's words, already a passage of its own (it goes into the keyword index instead)."""
+        if self.metadata.get(ix.K_KIND) == "conversation" or not self.question:
+            return ""
+        return self.question + "\n"
+
+    @property
     def embed_text(self) -> str:
-        """The question is embedded with its answer, so a piece is found by what was asked."""
-        return f"{self.question}\n{self.text}"
+        return self._lead + self.text
 
     @property
     def sentence_spans(self) -> list[tuple[int, int]]:
         """Where each sentence sits inside `embed_text` (sentence spans are source-file spans)."""
-        base = len(self.question) + 1 - self.metadata[ix.K_START]
+        base = len(self._lead) - self.metadata[ix.K_START]
         return [(s.start + base, s.end + base) for s in self.sentences]
 
 
@@ -131,9 +143,30 @@ def _pack(sentences: list[Sentence], max_chars: int) -> list[list[Sentence]]:
     return [sentences[a:b] for a, b in pairwise(bounds)]
 
 
+LONGEST_SENTENCE = 1200  # an unpunctuated run (auto-captions) is cut at spaces into parts this long
+
+
+def _bounded(sentence: Sentence, limit: int = LONGEST_SENTENCE) -> list[Sentence]:
+    """A sentence longer than `limit` cut at spaces (the last before the limit), so that no
+    passage is pages long where a transcript has no full stops."""
+    out, text, start = [], sentence.text, sentence.start
+    while len(text) > limit:
+        cut = text.rfind(" ", limit // 2, limit)
+        cut = cut if cut > 0 else limit
+        out.append(Sentence(text[:cut], start, start + cut))
+        rest = text[cut:]
+        skip = len(rest) - len(rest.lstrip())
+        text, start = rest.lstrip(), start + cut + skip
+    out.append(Sentence(text, start, start + len(text)))
+    return out
+
+
 def chunk_turn(transcript: Transcript, turn: Turn, max_chars: int, source: str) -> list[Chunk]:
     sentences = [
-        s for para in turn.paragraphs for s in split_sentences(para.text, para.start)
+        part
+        for para in turn.paragraphs
+        for s in split_sentences(para.text, para.start)
+        for part in _bounded(s)
     ]
     chunks = []
     for piece_no, piece in enumerate(_pack(sentences, max_chars), 1):
@@ -146,7 +179,11 @@ def chunk_turn(transcript: Transcript, turn: Turn, max_chars: int, source: str) 
             ix.K_SOURCE: source,
             ix.K_QUESTION: turn.question,
             ix.K_SPEAKER: turn.speaker,
-            ix.K_ROLE: transcript.role,
+            ix.K_ROLE: turn.role or (transcript.role if turn.speaker == transcript.interviewee else ""),
+            ix.K_LABEL: turn.label,
+            ix.K_ASKED_BY: turn.asked_by,
+            ix.K_PROMPT_TURN: turn.prompted_by,
+            ix.K_KIND: transcript.kind,
             ix.K_TURN: turn.number,
             ix.K_PIECE: piece_no,
             ix.K_START: start,
@@ -162,6 +199,25 @@ def chunk_turn(transcript: Transcript, turn: Turn, max_chars: int, source: str) 
     return chunks
 
 
+def intro_turn(transcript: Transcript) -> Turn | None:
+    """The title and intro as turn 0 (they name who is speaking, their job, the occasion: a
+    reader asks about them), with spans where they stand in the text; None without an intro."""
+    if not transcript.intro.strip():
+        return None
+    paragraphs, pos = [], 0
+    for part in [transcript.title, *transcript.intro.split("\n\n")]:
+        part = part.strip()
+        at = transcript.text.find(part, pos) if part else -1
+        if at >= 0:
+            paragraphs.append(Paragraph(part, at, at + len(part)))
+            pos = at + len(part)
+    if not paragraphs:
+        return None
+    return Turn(0, "", "", paragraphs)
+
+
 def chunk_transcript(transcript: Transcript, max_chars: int, source: str = "") -> list[Chunk]:
-    """All answer pieces of a transcript, in order."""
-    return [c for turn in transcript.turns for c in chunk_turn(transcript, turn, max_chars, source)]
+    """All pieces of a transcript, in order: the intro (turn 0), then every turn."""
+    intro = intro_turn(transcript)
+    turns = [intro, *transcript.turns] if intro else transcript.turns
+    return [c for turn in turns for c in chunk_turn(transcript, turn, max_chars, source)]

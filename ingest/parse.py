@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.speakers import person
+
 
 class TranscriptError(ValueError):
     """A transcript that cannot be ingested; the message says why in words a person can act on."""
@@ -36,11 +38,17 @@ class Paragraph:
 
 @dataclass
 class Turn:
+    """One answer (an interview) or one speaker turn (a conversation), with what prompted it."""
+
     number: int  # 1-based
-    question: str
+    question: str  # the question it answers; in a conversation, the end of the turn before it
     speaker: str
     paragraphs: list[Paragraph]
     timestamp: str = ""
+    role: str = ""  # the speaker's role or affiliation as written ("Minister of Finance")
+    label: str = ""  # the speaker label as first written ("Hon. Bill Morneau"), if any
+    prompted_by: int = 0  # conversations: the number of the turn this one follows up on
+    asked_by: str = ""  # who asked `question` (the interviewer, or that turn's speaker)
 
 
 @dataclass
@@ -53,6 +61,10 @@ class Transcript:
     turns: list[Turn]
     dropped: list[str] = field(default_factory=list)
     text: str = ""
+    # "interview": one interviewer's questions and one interviewee's answers (each turn is an
+    # answer with its question); "conversation": hearings, panels, podcasts, focus groups (each
+    # turn is what one speaker said, every speaker's turns kept in order)
+    kind: str = "interview"
 
 
 _PROMPT_START = re.compile(
@@ -203,14 +215,15 @@ def parse_plain(text: str, transcript_id: str) -> Transcript:
 
 _TS = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
 _PARTICLES = r"(?:van|von|de|der|den|da|di|du|la|le|del|della|dos|das|bin|binti|al|el|ibn|ter)"
+_UPPER = r"(?:[dDlLO]['’])?[A-ZÀ-ÖØ-ÞĀ-Ž]"  # a capital, also after d' / l' / O' (d'Entremont, Éric)
 _LABEL = (
-    r"[A-Z][\w.'’\-]*(?:[ \t]+(?:[A-Z][\w.'’\-]*|\d+|" + _PARTICLES + r"(?=[ \t])))*?"
-    r"(?:[ \t]+(?:[A-Z][\w.'’\-]*|\d+))?"
+    _UPPER + r"[\w.'’\-]*(?:[ \t]+(?:" + _UPPER + r"[\w.'’\-]*|\d+|" + _PARTICLES + r"(?=[ \t])))*?"
+    r"(?:[ \t]+(?:" + _UPPER + r"[\w.'’\-]*|\d+))?"
 )
 _LABEL_LINE = re.compile(
     r"^(?:[\[(](?P<ts1>" + _TS + r")[\])][ \t]*)?"
     r"(?P<label>" + _LABEL + r")"
-    r"(?:[ \t]*\((?P<role>[^()\d\n]{2,60})\))?"
+    r"(?:[ \t]*\((?!" + _TS + r"\))(?P<role>(?:[^()\n]|\([^()\n]{0,80}\)){2,120})\))?"
     r"(?:[ \t]*[\[(](?P<ts2>" + _TS + r")[\])])?"
     r"[ \t]*:(?=[ \t]|$)[ \t]*"
 )
@@ -435,20 +448,38 @@ def assemble(
         else:
             utterances.append((key, [b]))
 
+    speaking = {key for key, _ in utterances if key is not None}
+    if len(speaking - interviewers) >= 2:
+        return _conversation(
+            transcript_id, text, title, utterances, labels, roles, intro, dropped, interviewers
+        )
+
     turns: list[Turn] = []
     pending: str | None = None  # an asked question still waiting for its answer
+    asked: tuple[str, list[Block]] | None = None  # who asked it, and where, if a speaker did
 
-    def open_question(q: str) -> None:
-        nonlocal pending
+    def keep_said(key: str, group: list[Block], question: str) -> None:
+        """What an interviewer said that is no question with an answer is kept as their turn."""
+        paragraphs = [b.paragraph for b in group]
+        turns.append(Turn(0, question, labels[key], paragraphs, group[0].timestamp, asked_by=""))
+
+    def open_question(q: str, key: str | None = None, group: list[Block] | None = None) -> None:
+        nonlocal pending, asked
         if pending is not None:
-            dropped.append(pending)  # a question that got no answer, or a section heading
+            if asked:  # a question that got no answer: still what a person said
+                keep_said(*asked, "")
+            else:
+                dropped.append(pending)  # a section heading with nothing under it
         pending = q
+        asked = (key, list(group)) if key is not None and group else None
 
     def answer(speaker: str, block: Block) -> None:
         nonlocal pending
+        nonlocal asked
         if pending is not None:
-            turns.append(Turn(0, pending, speaker, [block.paragraph], block.timestamp))
-            pending = None
+            asker = labels[asked[0]] if asked else ""
+            turns.append(Turn(0, pending, speaker, [block.paragraph], block.timestamp, asked_by=asker))
+            pending, asked = None, None
         elif turns and turns[-1].speaker == speaker:
             turns[-1].paragraphs.append(block.paragraph)
         elif turns:
@@ -464,11 +495,15 @@ def assemble(
                     greeting, said = _split_greeting(said)
                     if greeting:
                         intro.append(greeting)
-                open_question(said)
+                open_question(said, key, group)
             elif pending is not None:
                 pending += " " + said
+                if asked:
+                    asked[1].extend(group)
+            elif turns:
+                keep_said(key, group, turns[-1].question)
             else:
-                (dropped if turns else intro).extend(b.paragraph.text for b in group)
+                intro.extend(b.paragraph.text for b in group)
         elif key is not None:
             for b in group:
                 answer(labels[key], b)
@@ -487,7 +522,10 @@ def assemble(
             else:
                 intro.append(text_)
     if pending is not None:
-        dropped.append(pending)
+        if asked:
+            keep_said(*asked, "")
+        else:
+            dropped.append(pending)
     if not turns:
         heard = ", ".join(labels.values())
         raise TranscriptError(
@@ -511,13 +549,103 @@ def assemble(
                 turn.speaker = named[0]
             elif turn.speaker == _DEFAULT_SPEAKER or key in {"a", "answer", "r"}:
                 turn.speaker = "Interviewee"
-        if turn.speaker not in speakers:
+        if turn.speaker not in speakers and key not in interviewers:
             speakers.append(turn.speaker)
     if not role and len(speakers) == 1:
         role = roles.get(label_key(speakers[0]), "")
     interviewee = name or ", ".join(speakers)
     return Transcript(
         transcript_id, title or transcript_id, intro_text, interviewee, role, turns, dropped, text
+    )
+
+
+UNNAMED = "(unnamed speaker)"  # an unlabelled answer in a conversation
+PROMPT_CHARS = 300  # how much of the turn before a conversation turn it carries as its context
+
+
+def _tail(text: str, chars: int = PROMPT_CHARS) -> str:
+    """The end of a turn, from a word start: what the next speaker most likely answers."""
+    text = " ".join(text.split())
+    if len(text) <= chars:
+        return text
+    cut = text.find(" ", len(text) - chars)
+    return "…" + text[cut + 1 if cut >= 0 else len(text) - chars :]
+
+
+def _people(labels: dict[str, str], roles: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Label key -> (name, role), each person once: a bare role label ("The Chair") is the person
+    a fuller label gave that role ("The Chair (Hon. Anthony Rota …)"), and a surname label
+    ("Mr. Ste-Marie") is the one speaker of the file with that surname, with that speaker's role."""
+    people = {key: person(label, roles.get(key, "")) for key, label in labels.items()}
+    by_role = {label_key(role): (name, role) for name, role in people.values() if role}
+    full: dict[str, list[tuple[str, str]]] = {}
+    for name, role in people.values():
+        if len(name.split()) >= 2:
+            full.setdefault(name.split()[-1].casefold(), []).append((name, role))
+    for key, (name, role) in people.items():
+        if not role and key in by_role and by_role[key][0] != name:
+            people[key] = by_role[key]
+        elif len(name.split()) == 1 and len({n for n, _ in full.get(name.casefold(), [])}) == 1:
+            fuller = full[name.casefold()][0]
+            people[key] = (fuller[0], role or fuller[1])
+    best_role: dict[str, str] = {}
+    for name, role in people.values():
+        if role and not best_role.get(name):
+            best_role[name] = role
+    return {key: (name, role or best_role.get(name, "")) for key, (name, role) in people.items()}
+
+
+def _conversation(
+    transcript_id: str,
+    text: str,
+    title: str,
+    utterances: list[tuple[str | None, list[Block]]],
+    labels: dict[str, str],
+    roles: dict[str, str],
+    intro: list[str],
+    dropped: list[str],
+    interviewers: set[str],
+) -> Transcript:
+    """Every speaker's turns in order (hearings, panels, podcasts, focus groups): nothing a
+    person said is dropped. Each turn carries the end of the turn before it by someone else
+    (what it most likely answers) as its question, and that turn's number and speaker."""
+    people = _people(labels, roles)
+    people[None] = (UNNAMED, "")
+    turns: list[Turn] = []
+    last_key: str | None = None
+    for key, group in utterances:
+        if key is None:  # unlabelled: the title page before anyone speaks, else the same speaker,
+            if not turns:  # or an answer to a host's question
+                intro.extend(b.paragraph.text for b in group)
+                continue
+            host = last_key in interviewers and last_key in _INTERVIEWER_LABELS
+            if not (host and asks(turns[-1].paragraphs[-1].text)):
+                turns[-1].paragraphs.extend(b.paragraph for b in group)
+                continue
+        last_key = key
+        name, role = people[key]
+        if turns and turns[-1].speaker == name:
+            turns[-1].paragraphs.extend(b.paragraph for b in group)
+            continue
+        before = next((t for t in reversed(turns) if t.speaker != name), None)
+        turns.append(
+            Turn(
+                len(turns) + 1,
+                _tail(" ".join(p.text for p in before.paragraphs)) if before else "",
+                name,
+                [b.paragraph for b in group],
+                group[0].timestamp,
+                role=role,
+                label=labels.get(key, ""),
+                prompted_by=before.number if before else 0,
+                asked_by=before.speaker if before else "",
+            )
+        )
+    if not turns:
+        raise TranscriptError("no speaker turns were found")
+    return Transcript(
+        transcript_id, title or transcript_id, "\n\n".join(intro), "", "", turns, dropped, text,
+        kind="conversation",
     )
 
 
@@ -564,7 +692,9 @@ def looks_labelled(text: str) -> bool:
     if sum(1 for label in labels if is_interviewer_label(label)) >= 2:
         return True
     keys = [label_key(label) for label in labels]
-    return len(set(keys)) >= 2 and len(keys) * 2 > units
+    # Long statements run over several unlabelled paragraphs; three speakers labelled five
+    # times or more between them are still a labelled transcript.
+    return len(set(keys)) >= 2 and (len(keys) * 2 > units or (len(set(keys)) >= 3 and len(keys) >= 5))
 
 
 def parse_labelled(text: str, transcript_id: str) -> Transcript:

@@ -37,6 +37,11 @@ K_DROPPED = "dropped_lines"  # boilerplate lines the parser dropped from the fil
 K_NCHUNKS = "transcript_chunks"  # how many chunks the whole transcript has
 K_TIMESTAMP = "timestamp"  # "00:01:02" for subtitle formats, "" otherwise
 K_NSENT = "sentences"  # number of sentence records of a chunk
+K_KIND = "kind"  # the transcript's kind: "interview" (questions and answers) or "conversation"
+K_LABEL = "speaker_label"  # the speaker label as written ("Mr. Gabriel Ste-Marie"), if any
+K_ASKED_BY = "asked_by"  # who said `question` (the interviewer, or the previous speaker)
+K_PROMPT_TURN = "prompt_turn"  # conversations: the turn this one follows (0: none)
+K_INGESTED = "ingested_at"  # Unix time at which this version of the file was ingested
 K_CHUNK = "chunk_id"  # on sentence records: the chunk they belong to
 K_SENT = "sent"  # on sentence records: index within the chunk
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from chromadb.api import ClientAPI
 
 from ingest import store as ix
-from ingest.chunk import Chunk, chunk_transcript
+from ingest.chunk import CHUNKING_VERSION, Chunk, chunk_transcript
 from ingest.embed import Embedder
 from ingest.formats import PARSERS, parse_file
 from ingest.metrics import record_sync
@@ -144,7 +144,7 @@ def _batches(items: list, size: int):
 
 def file_fingerprint(data: bytes, settings: Settings) -> str:
     """Identifies a file's bytes under the current chunking: equal means nothing to re-parse."""
-    return hashlib.sha256(data + f"|{settings.chunk_max_chars}".encode()).hexdigest()
+    return hashlib.sha256(data + f"|{settings.chunk_max_chars}|{CHUNKING_VERSION}".encode()).hexdigest()
 
 
 def plan_sync(
@@ -193,11 +193,13 @@ def plan_sync(
         report.dropped_lines += dropped
         chunks = chunk_transcript(transcript, settings.chunk_max_chars, str(src.path))
         plan = TranscriptPlan(src.transcript_id, str(src.path))
+        ingested_at = int(time.time())
         for c in chunks:
             # Outside the content hash: a change elsewhere in the file does not re-embed this piece.
             c.metadata[ix.K_FILE] = fingerprint
             c.metadata[ix.K_DROPPED] = dropped
             c.metadata[ix.K_NCHUNKS] = len(chunks)
+            c.metadata[ix.K_INGESTED] = ingested_at
             prev = old.get(c.id)
             if prev is None:
                 plan.added.append(c)
@@ -205,7 +207,7 @@ def plan_sync(
                 plan.updated.append(c)
             else:
                 plan.unchanged += 1
-                if any(prev.get(k) != c.metadata[k] for k in (ix.K_FILE, ix.K_DROPPED, ix.K_NCHUNKS)):
+                if any(prev.get(k) != c.metadata[k] for k in (ix.K_FILE, ix.K_DROPPED, ix.K_NCHUNKS, ix.K_INGESTED)):
                     plan.touched.append(c)
         new_ids = {c.id for c in chunks}
         plan.deleted = sorted(cid for cid in old if cid not in new_ids)

@@ -60,6 +60,7 @@ def parse_cues(cues: list[Cue], transcript_id: str, title: str) -> Transcript:
     """Sort timed cues into an interview (see module docstring)."""
     dropped: list[str] = []
     spoken: list[tuple[Cue, str | None, str]] = []  # cue, label, text
+    roles: dict[str, str] = {}  # label -> the role written in its first "Name (Role):"
     for cue in cues:
         text = _clean(cue.text)
         if not text:
@@ -71,6 +72,8 @@ def parse_cues(cues: list[Cue], transcript_id: str, title: str) -> Transcript:
         m = None if label else match_label(text)
         if m:
             label, text = m.group("label"), text[m.end() :].strip()
+            if m.group("role"):
+                roles.setdefault(label, m.group("role").strip())
         spoken.append((cue, label, text))
     if not spoken:
         raise TranscriptError("the subtitles have no cues with text")
@@ -80,6 +83,8 @@ def parse_cues(cues: list[Cue], transcript_id: str, title: str) -> Transcript:
     counts = Counter(label_key(label) for label in labels)
     if voiced or honour_labels(labels, len(spoken)) or sum(n >= 2 for n in counts.values()) >= 2:
         items = _by_speaker(spoken)
+        for item in items:
+            item.role = roles.get(item.label or "", "")
     else:
         items = _by_question(
             [(cue, f"{label}: {text}" if label else text) for cue, label, text in spoken]

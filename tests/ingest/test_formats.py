@@ -266,41 +266,51 @@ def test_markdown_headings_bold_questions_and_markup(tmp_path, suffix):
     _check_spans(t)
 
 
-def test_markdown_speaker_labels_and_several_interviewees(tmp_path):
+def test_markdown_podcast_with_a_host_and_two_guests_is_a_conversation(tmp_path):
+    """Two guests: not one interviewer and one interviewee. Every turn is kept in order, the
+    host's back-channel ("Right.") too, each with the end of the turn before it as context."""
     t = _parse(tmp_path, "podcast.md", MARKDOWN_LABELLED)
     assert t.title == "Podcast episode 12"
-    assert (t.interviewee, t.role) == ("Sam Lee", "head of design at Beta Chairs")
-    assert t.intro.startswith("Welcome! Today I talk with Sam Lee")
-    assert _summary(t) == [
-        ("How did you start designing chairs?", "Sam Lee", "", [
-            "In my garage. I had no money at all.", "And then we grew quickly.",
-        ]),
-        ("How did you start designing chairs?", "Ana Ruiz", "", [
-            "I joined a year later to run the workshop.",
-        ]),
-        ("What comes next?", "Sam Lee", "", ["Chairs for offices, and later for schools."]),
+    assert t.kind == "conversation"
+    assert [(u.number, u.speaker, u.prompted_by, [p.text for p in u.paragraphs]) for u in t.turns] == [
+        (1, "Host", 0, ["Welcome! Today I talk with Sam Lee, the head of design at Beta Chairs, about chairs."]),
+        (2, "Sam Lee", 1, ["Thanks for having me."]),
+        (3, "Host", 2, ["How did you start designing chairs?"]),
+        (4, "Sam Lee", 3, ["In my garage. I had no money at all."]),
+        (5, "Host", 4, ["Right."]),
+        (6, "Sam Lee", 5, ["And then we grew quickly."]),
+        (7, "Ana Ruiz", 6, ["I joined a year later to run the workshop."]),
+        (8, "Q", 7, ["What comes next?"]),
+        (9, "(unnamed speaker)", 8, ["Chairs for offices, and later for schools."]),
     ]  # fmt: skip
-    assert t.dropped == ["Right."]
+    assert t.turns[3].question == "How did you start designing chairs?"
+    assert t.turns[3].asked_by == "Host"
+    assert t.dropped == []
     assert "Sam Lee: In my garage." in t.text
     _check_spans(t)
 
 
-def test_speaker_labelled_text(tmp_path):
+def test_speaker_labelled_text_with_two_answering_speakers_is_a_conversation(tmp_path):
+    """An interviewer and two people who answer: every turn kept (the interviewer's "Mm-hmm."
+    and goodbye too), roles as written, each turn with what came just before it."""
     t = _parse(tmp_path, "acme.txt", LABELLED_TXT)
     assert t.title == "Acme engineering interview"
-    assert t.intro == "Recorded: 12 March 2024\n\nThanks for joining us."
-    assert (t.interviewee, t.role) == ("Jane Doe, Omar Said", "")
-    assert _summary(t) == [
-        ("What do you do at Acme?", "Jane Doe", "", [
-            "I lead the engineering team.\nWe build robots for small farms.",
-            "Mostly robot arms, to be precise.",
-        ]),
-        ("Tell me about your team.", "Jane Doe", "00:05:15", [
-            "Twelve people, most of them mechanical engineers.",
-        ]),
-        ("Tell me about your team.", "Omar Said", "00:06:02", ["And two of us write the software."]),
+    assert t.kind == "conversation"
+    assert t.intro == "Recorded: 12 March 2024"
+    assert [(u.speaker, u.role, u.timestamp, [p.text for p in u.paragraphs]) for u in t.turns] == [
+        ("Interviewer", "", "", ["Thanks for joining us. What do you do at Acme?"]),
+        ("Jane Doe", "CTO", "", ["I lead the engineering team.\nWe build robots for small farms."]),
+        ("Interviewer", "", "", ["Mm-hmm."]),
+        ("Jane Doe", "CTO", "", ["Mostly robot arms, to be precise."]),
+        ("Interviewer", "", "00:05:10", ["Tell me about your team."]),
+        ("Jane Doe", "CTO", "00:05:15", ["Twelve people, most of them mechanical engineers."]),
+        ("Omar Said", "Lead Engineer", "00:06:02", ["And two of us write the software."]),
+        ("Interviewer", "", "", ["Thanks, that's all for today."]),
     ]  # fmt: skip
-    assert t.dropped == ["Mm-hmm.", "Thanks, that's all for today."]
+    assert (t.turns[1].question, t.turns[1].asked_by, t.turns[1].prompted_by) == (
+        "Thanks for joining us. What do you do at Acme?", "Interviewer", 1,
+    )  # fmt: skip
+    assert t.dropped == []
     assert t.text == LABELLED_TXT  # spans point into the file itself
     _check_spans(t)
 
@@ -339,12 +349,12 @@ def test_webvtt_voices_and_timestamps(tmp_path):
     assert (t.interviewee, t.role) == ("Jane Doe", "CEO of Acme")
     assert t.intro == "Welcome! Today we speak with Jane Doe, the CEO of Acme, about robots."
     assert _summary(t) == [
-        ("So, how did Acme start?", "Jane Doe", "00:00:06", [
-            "It started in a garage. We had no money.", "But we had plenty of time.",
-        ]),
+        ("So, how did Acme start?", "Jane Doe", "00:00:06", ["It started in a garage. We had no money."]),
+        ("So, how did Acme start?", "Host", "00:00:12", ["Right."]),  # said, so kept
+        ("So, how did Acme start?", "Jane Doe", "00:00:12", ["But we had plenty of time."]),
         ("What comes next for Acme?", "Jane Doe", "00:01:08", ["Robots for vineyards."]),
     ]  # fmt: skip
-    assert sorted(t.dropped) == ["Right.", "[Music]"]
+    assert t.dropped == ["[Music]"]  # a sound cue, not speech
     assert "[00:00:06] Jane Doe: It started in a garage." in t.text
     _check_spans(t)
 
@@ -489,13 +499,16 @@ def test_sync_ingests_every_format_and_keeps_timestamps(settings, embedder):
     assert sorted(by_transcript) == [
         "acme", "alibaba-cloud-xuan-jin", "chairs", "labelled", "podcast", "word",
     ]  # fmt: skip
-    assert len(by_transcript["podcast"]) == 2 and len(by_transcript["word"]) == 4
-    vtt = {m[ix.K_QUESTION]: m for m in by_transcript["podcast"]}
-    assert vtt["So, how did Acme start?"][ix.K_TIMESTAMP] == "00:00:06"
-    assert vtt["What comes next for Acme?"][ix.K_TIMESTAMP] == "00:01:08"
-    assert vtt["What comes next for Acme?"][ix.K_SPEAKER] == "Jane Doe"
-    assert {m[ix.K_TIMESTAMP] for m in by_transcript["chairs"]} == {"00:00:06", "01:02:05"}
-    assert {m[ix.K_SPEAKER] for m in by_transcript["labelled"]} == {"Jane Doe", "Omar Said"}
+    assert len(by_transcript["podcast"]) == 5  # the intro, three answers, the host's "Right."
+    assert len(by_transcript["word"]) == 5  # the intro and four answers
+    vtt = {m[ix.K_TURN]: m for m in by_transcript["podcast"]}
+    assert (vtt[1][ix.K_QUESTION], vtt[1][ix.K_TIMESTAMP]) == ("So, how did Acme start?", "00:00:06")
+    assert (vtt[2][ix.K_SPEAKER], vtt[2][ix.K_TIMESTAMP]) == ("Host", "00:00:12")
+    assert (vtt[4][ix.K_QUESTION], vtt[4][ix.K_TIMESTAMP]) == ("What comes next for Acme?", "00:01:08")
+    assert vtt[4][ix.K_SPEAKER] == "Jane Doe"
+    assert {m[ix.K_TIMESTAMP] for m in by_transcript["chairs"]} == {"", "00:00:06", "01:02:05"}
+    assert {m[ix.K_SPEAKER] for m in by_transcript["labelled"]} == {"", "Interviewer", "Jane Doe", "Omar Said"}
+    assert {m[ix.K_KIND] for m in by_transcript["labelled"]} == {"conversation"}
     assert {m[ix.K_TIMESTAMP] for m in by_transcript["alibaba-cloud-xuan-jin"]} == {""}
     docs = dict(zip(got["ids"], got["documents"]))
     assert docs["acme#t001p01"].startswith("I studied mechanical engineering at MIT.")

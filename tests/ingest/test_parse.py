@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest import store as ix
 from ingest.chunk import chunk_transcript, split_sentences
 from ingest.formats import parse_file
 from ingest.parse import TranscriptError, is_question, parse_plain
@@ -56,12 +57,15 @@ def test_every_answer_first_sentence_is_in_a_chunk(sample):
 def test_pieces_carry_their_question_and_never_split_sentences(sample):
     chunks = chunk_transcript(sample, 300)
     assert len(chunks) > len(sample.turns)
-    for c in chunks:
+    intro, *answers = chunks
+    assert intro.metadata[ix.K_TURN] == 0 and intro.text.startswith(sample.title)
+    assert "Xuan Jin" in intro.text  # the intro names the interviewee and his job: content
+    for c in answers:
         assert c.embed_text.startswith(c.question + "\n")
         assert c.text.rstrip()[-1] in ".!?”’\"", c.text[-40:]
     ids = [c.id for c in chunks]
     assert len(set(ids)) == len(ids)
-    assert ids[0] == "alibaba-cloud-xuan-jin#t001p01"
+    assert ids[:2] == ["alibaba-cloud-xuan-jin#t000p01", "alibaba-cloud-xuan-jin#t001p01"]
 
 
 @pytest.mark.parametrize(

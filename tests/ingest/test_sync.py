@@ -6,7 +6,7 @@ import pytest
 from ingest import store as ix
 from ingest.cli import main as ingest_main
 from ingest.sync import sync_paths
-from tests.fixtures.core import SAMPLE
+from tests.fixtures.core import SAMPLE, SAMPLE_CHUNKS
 
 SECOND = """A second interview
 
@@ -33,11 +33,11 @@ def test_first_sync_then_nothing_changes(settings, embedder):
     client = ix.chroma_client(settings)
     first = sync_paths([settings.transcripts_dir], settings, embedder, client)
     assert (first.transcripts, first.updated, first.unchanged, first.deleted) == (1, 0, 0, 0)
-    assert first.added == 31
+    assert first.added == SAMPLE_CHUNKS
     ids_before, _ = _ids(settings)
     encoded = embedder.encoded
     second = sync_paths([settings.transcripts_dir], settings, embedder, client)
-    assert (second.added, second.updated, second.unchanged, second.deleted) == (0, 0, 31, 0)
+    assert (second.added, second.updated, second.unchanged, second.deleted) == (0, 0, SAMPLE_CHUNKS, 0)
     assert embedder.encoded == encoded, "an unchanged chunk was re-embedded"
     assert _ids(settings)[0] == ids_before
 
@@ -57,7 +57,7 @@ def test_changed_answer_reembeds_only_its_chunk_and_removed_answer_disappears(se
     encoded = embedder.encoded
     report = sync_paths([settings.transcripts_dir], settings, embedder, client)
     assert (report.added, report.updated, report.deleted) == (0, 1, 1)
-    assert report.unchanged == 29
+    assert report.unchanged == SAMPLE_CHUNKS - 2
     chunk = ix.open_collection(client, settings, ix.CHUNK_SUFFIX)
     changed = report.plans[0].updated[0]
     assert embedder.encoded - encoded == 1  # its sentence vectors come from the same forward pass
@@ -77,10 +77,10 @@ def test_removed_transcript_deletes_all_its_chunks(settings, embedder):
     client = ix.chroma_client(settings)
     (settings.transcripts_dir / "second.txt").write_text(SECOND, encoding="utf-8")
     first = sync_paths([settings.transcripts_dir], settings, embedder, client)
-    assert first.transcripts == 2 and first.added == 33
+    assert first.transcripts == 2 and first.added == SAMPLE_CHUNKS + 3  # second.txt: its intro and two answers
     (settings.transcripts_dir / "second.txt").unlink()
     report = sync_paths([settings.transcripts_dir], settings, embedder, client)
-    assert (report.deleted, report.unchanged) == (2, 31)
+    assert (report.deleted, report.unchanged) == (3, SAMPLE_CHUNKS)
     assert [p.status for p in report.plans] == ["unchanged", "removed"]
     ids, sents = _ids(settings)
     assert not any(i.startswith("second#") for i in ids)
@@ -90,7 +90,7 @@ def test_removed_transcript_deletes_all_its_chunks(settings, embedder):
 def test_dry_run_writes_nothing(settings, embedder):
     client = ix.chroma_client(settings)
     report = sync_paths([settings.transcripts_dir], settings, embedder, client, dry_run=True)
-    assert report.added == 31 and report.plans[0].status == "added"
+    assert report.added == SAMPLE_CHUNKS and report.plans[0].status == "added"
     assert ix.open_collection(client, settings, ix.CHUNK_SUFFIX).count() == 0
 
 
@@ -113,7 +113,7 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_ingested(settings, embe
         line = next(l for l in out.err.splitlines() if name in l)
         assert reason in line
     assert "missing.txt: no such file or folder" in out.err
-    assert "1 transcript; chunks added 31" in out.out
+    assert f"1 transcript; chunks added {SAMPLE_CHUNKS}" in out.out
     client = ix.chroma_client(settings)
     ids = ix.open_collection(client, settings, ix.CHUNK_SUFFIX).get(include=["metadatas"])
     assert {m["transcript"] for m in ids["metadatas"]} == {"alibaba-cloud-xuan-jin"}
@@ -123,8 +123,8 @@ def test_cli_clean_run_exits_zero_and_is_idempotent(settings, capsys):
     assert ingest_main(["--quiet"]) == 0
     assert ingest_main(["--quiet"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert "added 31" in out[0]
-    assert "added 0, updated 0, unchanged 31, deleted 0" in out[1]
+    assert f"added {SAMPLE_CHUNKS}" in out[0]
+    assert f"added 0, updated 0, unchanged {SAMPLE_CHUNKS}, deleted 0" in out[1]
 
 
 def test_broken_edit_keeps_old_chunks(settings, embedder):
@@ -134,7 +134,7 @@ def test_broken_edit_keeps_old_chunks(settings, embedder):
     (settings.transcripts_dir / SAMPLE.name).write_bytes(b"\xff\xfe broken")
     report = sync_paths([settings.transcripts_dir], settings, embedder, client)
     assert report.skipped and report.deleted == 0
-    assert ix.open_collection(client, settings, ix.CHUNK_SUFFIX).count() == 31
+    assert ix.open_collection(client, settings, ix.CHUNK_SUFFIX).count() == SAMPLE_CHUNKS
 
 
 def test_single_file_path_does_not_delete_others(settings, embedder, tmp_path):
@@ -143,8 +143,8 @@ def test_single_file_path_does_not_delete_others(settings, embedder, tmp_path):
     other = tmp_path / "second.txt"
     other.write_text(SECOND, encoding="utf-8")
     report = sync_paths([other], settings, embedder, client)
-    assert (report.added, report.deleted) == (2, 0)
-    assert ix.open_collection(client, settings, ix.CHUNK_SUFFIX).count() == 33
+    assert (report.added, report.deleted) == (3, 0)
+    assert ix.open_collection(client, settings, ix.CHUNK_SUFFIX).count() == SAMPLE_CHUNKS + 3
 
 
 @pytest.mark.parametrize("help_flag", ["--help"])

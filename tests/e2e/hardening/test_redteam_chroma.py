@@ -23,6 +23,7 @@ from ingest.sync import sync_paths
 from service.ops import store_health as store
 from tests.fixtures.apps import ask, open_client
 from tests.fixtures.chroma import ChromaServer
+from tests.fixtures.core import SAMPLE_CHUNKS
 from tests.fixtures.servers import wait_until
 
 QUESTION = "When was Alibaba Cloud started?"
@@ -54,7 +55,7 @@ def hung_settings(chroma, transcripts, embedder):
         chroma_request_timeout=TIMEOUT, chroma_check_timeout=CHECK, request_timeout=30,
     )
     report = sync_paths([transcripts], settings, embedder, ix.chroma_client(settings))
-    assert (report.transcripts, report.added) == (1, 31)
+    assert (report.transcripts, report.added) == (1, SAMPLE_CHUNKS)
     return settings
 
 

@@ -19,7 +19,7 @@ from ingest.cli import main as ingest_main
 from ingest.settings import Settings
 from ingest.sync import rebuild, sync_paths
 from service.app import create_app
-from tests.fixtures.core import SAMPLE
+from tests.fixtures.core import SAMPLE, SAMPLE_CHUNKS
 from tests.fixtures.servers import free_port, serving
 
 LOCAL = ("127.0.0.1", 50000)  # TestClient's peer address: a loopback client
@@ -80,7 +80,7 @@ def test_kill_9_half_way_then_rerun_converges(tmp_path, transcripts, seed):
     clean.communicate(timeout=600)
     killed_ids, killed_sents = _index(Settings(chroma_path=tmp_path / "killed"))
     clean_ids, clean_sents = _index(Settings(chroma_path=tmp_path / "clean"))
-    assert killed_ids == clean_ids and len(clean_ids) == 6 * 31
+    assert killed_ids == clean_ids and len(clean_ids) == 6 * SAMPLE_CHUNKS
     assert killed_sents == clean_sents
     again = subprocess.run([sys.executable, "-m", "ingest", "--quiet"], env=env, capture_output=True, text=True, check=True)
     assert "added 0, updated 0, unchanged 186, deleted 0" in again.stdout
@@ -116,7 +116,7 @@ def test_rebuild_while_answering_no_failures_and_no_mixed_answers(settings, embe
         stop.set()
         for t in threads:
             t.join(60)
-    assert report.added == 31
+    assert report.added == SAMPLE_CHUNKS
     assert errors == []
     new_texts = set(ix.open_collection(client, settings, ix.CHUNK_SUFFIX).get()["documents"])
     gens = {r["index_generation"] for r in results}
@@ -138,7 +138,7 @@ def test_failed_rebuild_leaves_live_generation(settings, embedder, tmp_path):
     with pytest.raises(Exception, match="live index was left as it was"):
         rebuild([empty], settings, embedder, client, grace_seconds=0)
     assert ix.read_state(client, settings).generation == 1
-    assert ix.open_collection(client, settings, ix.CHUNK_SUFFIX).count() == 31
+    assert ix.open_collection(client, settings, ix.CHUNK_SUFFIX).count() == SAMPLE_CHUNKS
 
 
 def test_service_refuses_an_index_built_with_another_model(ingested, capsys):
@@ -180,7 +180,7 @@ def test_upload_stores_syncs_and_answers_without_restart(keyed):
     assert r.status_code == 200, r.text
     body = r.json()
     assert {k: body[k] for k in ("transcripts", "added", "updated", "unchanged", "deleted", "skipped")} == {
-        "transcripts": 2, "added": 1, "updated": 0, "unchanged": 31, "deleted": 0, "skipped": []}
+        "transcripts": 2, "added": 1, "updated": 0, "unchanged": SAMPLE_CHUNKS, "deleted": 0, "skipped": []}
     assert (s.transcripts_dir / "hopper.txt").read_bytes() == SMALL
     answer = api.post("/v1/chat", json={"messages": [{"role": "user", "content": "What was found in the relay?"}]}).json()
     assert answer["sources"][0]["transcript"] == "hopper" and "moth" in answer["answer"]
@@ -232,7 +232,7 @@ def test_without_a_key_only_loopback_may_ingest(ingested):
         assert r.status_code == 403 and "API_KEY" in r.json()["detail"]
     with TestClient(create_app(ingested), client=LOCAL) as api:
         r = api.post("/v1/ingest")
-        assert r.status_code == 200 and r.json()["unchanged"] == 31
+        assert r.status_code == 200 and r.json()["unchanged"] == SAMPLE_CHUNKS
 
 
 def test_cli_defers_to_a_service_holding_the_embedded_store(ingested, capsys):
@@ -243,4 +243,4 @@ def test_cli_defers_to_a_service_holding_the_embedded_store(ingested, capsys):
         err = capsys.readouterr().err
         assert "holds the embedded store" in err and "/v1/transcripts" in err
         assert ingest_main(["--quiet"]) == 0
-        assert "unchanged 31" in capsys.readouterr().out
+        assert f"unchanged {SAMPLE_CHUNKS}" in capsys.readouterr().out

@@ -18,6 +18,7 @@ from ingest.sync import sync_paths
 from service.app import create_app
 from service.ops.store_health import StoreUnavailable
 from tests.fixtures.chroma import ChromaServer
+from tests.fixtures.core import SAMPLE_CHUNKS
 from tests.fixtures.servers import free_port, stop_process
 
 LIGHTHOUSE = """Keeping the light
@@ -54,13 +55,13 @@ def wait_until(check, timeout: float = 30.0, every: float = 0.2):
 
 def test_ingest_chat_outage_and_recovery(server_settings, chroma_server, embedder):
     report = sync_paths([server_settings.transcripts_dir], server_settings, embedder, ix.chroma_client(server_settings))
-    assert report.transcripts == 1 and report.added == 31
+    assert report.transcripts == 1 and report.added == SAMPLE_CHUNKS
     assert not (server_settings.chroma_path).exists(), "client/server mode must not create an embedded store"
 
     with TestClient(create_app(server_settings)) as client:
         assert client.get("/ready").json() == {"ready": True, "chroma": "ok"}
         health = client.get("/health").json()
-        assert (health["status"], health["chroma"], health["chunks"]) == ("ok", "ok", 31)
+        assert (health["status"], health["chroma"], health["chunks"]) == ("ok", "ok", SAMPLE_CHUNKS)
         assert health["store"].startswith(f"chroma server 127.0.0.1:{chroma_server.port}")
         r = ask(client, "When was Alibaba Cloud started?")
         assert r.status_code == 200 and "2009" in r.json()["answer"]

@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from ingest import store as ix
 from ingest.sync import sync_paths
 from service.app import create_app
+from tests.fixtures.core import SAMPLE_CHUNKS
 
 STAGES = ("embed", "dense_search", "keyword_search", "fuse", "answer")
 EXTRA = """A short talk
@@ -75,7 +76,7 @@ def test_requests_latency_and_stages_per_endpoint(client):
 
 def test_index_size_and_ingest_counters(client, ingested):
     samples = scrape(client)
-    assert value(samples, "rag_index_chunks") == 31
+    assert value(samples, "rag_index_chunks") == SAMPLE_CHUNKS
     assert value(samples, "rag_index_transcripts") == 1
     assert value(samples, "rag_chroma_up") in (0.0, 1.0)
 
@@ -88,7 +89,7 @@ def test_index_size_and_ingest_counters(client, ingested):
     assert value(after, "rag_ingest_chunks_total", change="added") - \
         value(samples, "rag_ingest_chunks_total", change="added") == report.added
     assert value(after, "rag_ingest_chunks_total", change="unchanged") - \
-        value(samples, "rag_ingest_chunks_total", change="unchanged") == 31
+        value(samples, "rag_ingest_chunks_total", change="unchanged") == SAMPLE_CHUNKS
     assert value(after, "rag_ingest_embedded_total") - value(samples, "rag_ingest_embedded_total") == report.embedded
     assert value(after, "rag_ingest_duration_seconds_count") - value(samples, "rag_ingest_duration_seconds_count") == 1
 
@@ -96,7 +97,7 @@ def test_index_size_and_ingest_counters(client, ingested):
     client.post("/v1/chat", json={"messages": [{"role": "user", "content": "How many hives do you keep?"}]})
     client.app.state.pipeline.retriever.refresh()
     after = scrape(client)
-    assert value(after, "rag_index_chunks") == 31 + report.added
+    assert value(after, "rag_index_chunks") == SAMPLE_CHUNKS + report.added
     assert value(after, "rag_index_transcripts") == 2
 
 

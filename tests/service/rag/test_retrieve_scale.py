@@ -7,15 +7,16 @@ from concurrent.futures import ThreadPoolExecutor
 from ingest import store as ix
 from service.rag import retrieve
 from service.rag.retrieve import Retriever
+from tests.fixtures.core import SAMPLE_CHUNKS
 
 
 def test_keyword_index_is_loaded_in_pages(ingested, embedder, monkeypatch):
     """A single get of 100k records exceeds SQLite's variable limit: the snapshot reads in pages."""
     client = ix.chroma_client(ingested)
     whole = Retriever(ingested, embedder, client)
-    monkeypatch.setattr(retrieve, "LOAD_PAGE", 7)  # 31 chunks: five pages, the last one short
+    monkeypatch.setattr(retrieve, "LOAD_PAGE", 7)  # 32 chunks: five pages, the last one short
     paged = Retriever(ingested, embedder, client)
-    assert len(paged.docs) == len(whole.docs) == 31
+    assert len(paged.docs) == len(whole.docs) == SAMPLE_CHUNKS
     assert paged.docs == whole.docs
     q = "Where did Xuan Jin work before joining Alibaba?"
     assert [h.id for h in paged.retrieve(q, [], 5).hits] == [h.id for h in whole.retrieve(q, [], 5).hits]
