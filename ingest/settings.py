@@ -73,12 +73,9 @@ class Settings(BaseSettings):
 
     # --- retrieval and answering ---
     top_k: int = Field(5, ge=1, le=20, description="Passages returned when a request does not say.")
-    candidates: int = Field(30, ge=5, le=200, description="Candidates each retriever contributes to fusion.")
+    candidates: int = Field(30, ge=5, le=200, description="Passages the retriever hands to the reranker.")
     keyword_weight: float = Field(
-        0.6, ge=0.0, description="Weight of the normalised BM25 score in fusion (dense weight is 1)."
-    )
-    sentence_weight: float = Field(
-        0.25, ge=0.0, description="Weight of the best single-sentence similarity in fusion."
+        1.0, ge=0.0, description="Weight of the standardised BM25 score in fusion (the cosine's is 1)."
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     abstain_threshold: float = Field(

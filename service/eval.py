@@ -35,16 +35,19 @@ def load_cases(path: Path) -> list[dict]:
 def score_case(case: dict, response: dict) -> dict:
     """Rank of the first gold passage, answer correctness and abstention for one case."""
     texts = [normalise(s["text"]) for s in response["sources"]]
-    rank = None
+    rank, holds = None, []
     if case.get("answerable", True):
         gold = [normalise(p) for p in case.get("passage_any", [])]
-        rank = next((i + 1 for i, t in enumerate(texts) if any(g in t for g in gold)), None)
+        holds = [i + 1 for i, t in enumerate(texts) if any(g in t for g in gold)]
+        rank = holds[0] if holds else None
     answer = normalise(response["answer"])
     correct = all(any(normalise(alt) in answer for alt in group) for group in case.get("answer_all", []))
     return {"id": case.get("id"), "rank": rank, "correct": correct and not response["abstained"],
             "abstained": response["abstained"], "answerable": case.get("answerable", True),
             "evidence": response.get("evidence"), "answer": response["answer"],
             "cited": bool(response.get("citations")), "verified": response.get("verified", True),
+            "cites_gold": bool(set(response.get("citations") or []) & {response["sources"][n - 1]["n"] for n in holds}),
+            "lengths": [len(s["text"]) for s in response["sources"]],
             "first_token_ms": response.get("timings", {}).get("first_token_ms"),
             "total_ms": response.get("timings", {}).get("total_ms")}
 
@@ -64,6 +67,10 @@ def metrics(results: list[dict]) -> dict:
         "false_abstain_rate": div(sum(r["abstained"] for r in pos), len(pos)),
         # answers to answerable cases that carry at least one valid [n] citation
         "cited_answer_rate": div(sum(r["cited"] for r in answered), len(answered)),
+        # answerable cases whose answer cites a passage that holds a gold phrase
+        "cites_gold": div(sum(r["cites_gold"] for r in pos), len(pos)),
+        "median_passage_chars": _median([n for r in results for n in r["lengths"]]),
+        "max_passage_chars": max((n for r in results for n in r["lengths"]), default=None),
         "median_first_token_ms": _median([r["first_token_ms"] for r in results]),
         "median_total_ms": _median([r["total_ms"] for r in results]),
     }
@@ -125,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="evaluate a running service over HTTP instead of in process")
     parser.add_argument("--top-k", type=int, default=5, help="passages per question (default 5)")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the metrics")
+    parser.add_argument("--details", type=Path, help="write each case's result to this JSONL file")
     parser.add_argument("--calibrate", action="store_true",
                         help="print the abstention threshold that separates the cases (ABSTAIN_THRESHOLD)")
     args = parser.parse_args(argv)
@@ -136,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = run_cases(load_cases(args.cases), args.url, args.top_k)
     m = metrics(results)
+    if args.details:
+        args.details.write_text("".join(json.dumps(r) + "\n" for r in results), encoding="utf-8")
     if args.json:
         print(json.dumps(m))
         return 0

@@ -1,6 +1,6 @@
 """The evidence stage: everything the built-in answerer weighs, computed once for the top passages.
 
-For each of the first EVIDENCE_PASSAGES passages it gathers the passage's sentences (read from the
+For each of the first EVIDENCE_PASSAGES passages (DIGEST_PASSAGES for a digest) it gathers the passage's sentences (read from the
 sentence collection, kept on the snapshot), each sentence's cosine to the question with the
 sentence encoded on its own, each sentence's stemmed tokens, and the cosine between the question
 and the interviewer question the passage answers; for the question, its tokens and their IDF
@@ -22,6 +22,7 @@ import numpy as np
 
 from ingest import store as ix
 from ingest.embed import Embedder
+from service.rag.intent import DIGEST_PASSAGES, is_digest
 from service.rag.retrieve import Hit, Retrieval, Snapshot
 from service.rag.text import Tokenizer
 
@@ -75,7 +76,8 @@ class EvidenceBuilder:
         self.lock = threading.Lock()  # writers of the caches (and of a snapshot's sentence records)
 
     def build(self, retrieval: Retrieval) -> Evidence:
-        hits = retrieval.hits[: self.passages]
+        wanted = max(self.passages, DIGEST_PASSAGES) if is_digest(retrieval.question) else self.passages
+        hits = retrieval.hits[:wanted]
         tokens = tuple(self.tokenizer.tokens(retrieval.question))
         idf = retrieval.snapshot.idf
         unseen = max(idf.values(), default=1.0)

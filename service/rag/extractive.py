@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from service.rag.abstain import ABSTAIN_TEXT, should_abstain
 from service.rag.evidence import Evidence
+from service.rag.intent import asks_who_said, is_digest
 from service.rag.text import words
 
 # What kind of answer a question asks for, and how to recognise a sentence that holds one.
@@ -80,6 +81,8 @@ class Quote:
     start: int  # span in the source file
     end: int
     score: float
+    base: float = 0.0  # the score without the passage's lead (how well the sentence itself answers)
+    speaker: str = ""
 
 
 @dataclass
@@ -103,7 +106,7 @@ class ExtractiveAnswerer:
     """Score, rank and quote the sentences of the evidence's passages."""
 
     lexical_weight = 0.5
-    passage_weight = 1.0
+    passage_weight = 0.4  # per σ of the fused retrieval score (service/rag/retrieve.py)
     opening_weight = 0.6
     margin = 0.25
     max_sentences = 3
@@ -134,45 +137,102 @@ class ExtractiveAnswerer:
                 if passage.first_piece and s.index < 2:
                     opening = self.opening_weight * max(0.0, passage.asked - 0.3) / (1 + s.index)
                 lead = passage.score - top
-                score = s.similarity + self.lexical_weight * lex + self.passage_weight * lead + opening
-                quotes.append(Quote(passage.n, s.text, s.start, s.end, score))
+                base = s.similarity + self.lexical_weight * lex + opening
+                score = base + self.passage_weight * lead
+                quotes.append(Quote(passage.n, s.text, s.start, s.end, score, base, passage.speaker))
         return quotes
 
     def answer(self, evidence: Evidence) -> Answer:
-        """Quote the best sentence of the kind asked for, with what completes it, or abstain."""
+        """Quote the best sentence of the kind asked for, with what completes it, or abstain; a
+        digest for "summarize …"; the speakers and their words for "who said …"."""
         quotes = self.score_sentences(evidence)
-        kind = answer_type(evidence.question)
+        if is_digest(evidence.question):
+            return self.digest(quotes)
+        question = evidence.question
+        kind = answer_type(question)
         ranked = sorted(quotes, key=lambda q: -q.score)
-        typed = [q for q in ranked if holds_type(kind, q.text, evidence.question)]
+        who_said = asks_who_said(question)
+        typed = [q for q in ranked if holds_type(kind, q.text, question) or (who_said and names_a_speaker(q, question))]
         best = typed[0] if typed else None
         if should_abstain(best.score if best else None, self.threshold):
             return Answer(ABSTAIN_TEXT, True, evidence=round(best.score if best else 0.0, 4))
-        chosen = [best, *self.neighbour(quotes, best)]
+        if who_said:
+            chosen = [best] + [q for q in typed if q.speaker != best.speaker and q.score >= best.score - self.margin]
+            return self.by_speaker(self.one_per_passage(chosen)[: self.max_sentences], best)
+        before, after = self.neighbours(quotes, best)
+        if kind:  # a date, a number, a name: what follows is quoted only if it holds one too
+            after = [q for q in after if q in typed]
+        chosen = [*before, best, *after]
         # A question of a kind ("who…") often has several answers in the same passage; then the
-        # strongest other sentences, if close.
+        # strongest other sentences, if close: a second or third quote only when it adds.
         extras = [q for q in typed if q.n == best.n] if kind else []
-        extras += [q for q in ranked if q.score >= best.score - self.margin]
+        extras += [q for q in (typed if kind else ranked) if q.score >= best.score - self.margin]
+        lead = len(chosen)
         for q in extras:
             if len(chosen) >= self.max_sentences:
                 break
             if q not in chosen:
                 chosen.append(q)
-        chosen.sort(key=lambda q: (q.n, q.start))
-        speaker = next(p.speaker for p in evidence.passages if p.n == chosen[0].n)
+        chosen[lead:] = sorted(chosen[lead:], key=lambda q: (q.n, q.start))  # the rest in reading order
+        speaker = chosen[0].speaker
         body = " ".join(f"“{q.text}” [{q.n}]" for q in chosen)
         return Answer(f"{speaker}: {body}" if speaker else body, False, chosen, round(best.score, 4))
 
-    @staticmethod
-    def neighbour(quotes: list[Quote], best: Quote) -> list[Quote]:
-        """The sentence of the same passage that completes the best one.
+    def digest(self, quotes: list[Quote]) -> Answer:
+        """The main points across the passages: the best sentence of each passage that answers
+        at all, grouped by speaker (in the order they first appear)."""
+        chosen = [q for q in self.one_per_passage(sorted(quotes, key=lambda q: -q.base)) if q.base >= self.threshold]
+        if not chosen:
+            best = max((q.base for q in quotes), default=0.0)
+            return Answer(ABSTAIN_TEXT, True, evidence=round(best, 4))
+        return self.by_speaker(sorted(chosen, key=lambda q: q.n), max(chosen, key=lambda q: q.base))
 
-        The one after it usually does ("I worked there…", "The mission is…"); when the best one
-        opens with a pronoun ("I worked there…"), the one before says what it refers to.
+    @staticmethod
+    def one_per_passage(quotes: list[Quote]) -> list[Quote]:
+        seen: set[int] = set()
+        out = []
+        for q in quotes:
+            if q.n not in seen:
+                seen.add(q.n)
+                out.append(q)
+        return out
+
+    @staticmethod
+    def by_speaker(chosen: list[Quote], best: Quote) -> Answer:
+        """One line a speaker, their quotes in passage order: `Name: “…” [1] “…” [4]`."""
+        lines: dict[str, list[Quote]] = {}
+        for q in chosen:
+            lines.setdefault(q.speaker, []).append(q)
+        text = "\n".join(
+            (f"{speaker}: " if speaker else "") + " ".join(f"“{q.text}” [{q.n}]" for q in qs)
+            for speaker, qs in lines.items()
+        )
+        return Answer(text, False, chosen, round(best.score, 4))
+
+    @staticmethod
+    def neighbours(quotes: list[Quote], best: Quote) -> tuple[list[Quote], list[Quote]]:
+        """The sentence of the same passage that completes the best one, before or after it.
+
+        When the best one opens with a pronoun ("I worked there…"), the one before says what it
+        refers to; else the one after it.
         """
         same = [q for q in quotes if q.n == best.n]
         idx = same.index(best)
         if idx > 0 and set(words(best.text)[:4]) & _OPENERS:
-            return [same[idx - 1]]
+            return [same[idx - 1]], []
         if idx + 1 < len(same):
-            return [same[idx + 1]]
-        return []
+            return [], [same[idx + 1]]
+        return [], []
+
+
+_NOT_NAMES = {"", "(unnamed speaker)", "interviewer", "interviewee", "host", "q", "a", "speaker"}
+
+
+def names_a_speaker(quote: Quote, question: str) -> bool:
+    """A who-question is answered by who said the sentence: a named speaker the question does
+    not already name."""
+    name = quote.speaker
+    if name.casefold() in _NOT_NAMES or not name[:1].isupper():
+        return False
+    asked = set(words(question))
+    return not (set(words(name)) & asked)

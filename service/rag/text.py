@@ -18,6 +18,18 @@ STOP = set(bm25s.stopwords.STOPWORDS_EN) | {"what", "when", "where", "which", "w
                                             "why", "how", "does", "did", "do", "much", "many"}
 
 
+# Words that say how to answer, not what about ("summarize the discussion about…", "what did
+# X say about…"): left out of the search query, kept in the question the answerer reads.
+PHRASING = {
+    "summarize", "summarise", "summary", "summarized", "discussion", "discussions", "discuss",
+    "discussed", "discussing", "talk", "talked", "talking", "talks", "say", "said", "saying",
+    "says", "think", "thought", "thinks", "opinion", "opinions", "meeting", "group", "debate",
+    "debated", "debates", "elaborate", "elaborated", "mention", "mentioned", "view", "views",
+    "respond", "responded", "response", "answer", "answered", "answers", "question", "questions",
+    "questioning", "inquiries", "specific", "people", "overall", "tell", "explain", "describe",
+}  # fmt: skip
+
+
 def words(text: str) -> list[str]:
     """The words of `text`, lower-cased, with ’ read as '."""
     return [w.lower().replace("’", "'") for w in WORD.findall(text)]
@@ -36,3 +48,14 @@ class Tokenizer:
 
     def tokens(self, text: str) -> list[str]:
         return self.stemmer.stemWords(content_words(text))
+
+    def query_tokens(self, question: str) -> list[str]:
+        """The search tokens of a question: its content words without the phrasing words."""
+        return self.stemmer.stemWords([w for w in content_words(question) if w not in PHRASING])
+
+
+def query_text(question: str) -> str:
+    """The question as embedded for search: its content words, without the phrasing words
+    (measured on the hearings: "What did Bains say about loans?" is searched as "Bains loans")."""
+    kept = [w for w in WORD.findall(question) if w.lower().replace("’", "'") not in STOP | PHRASING]
+    return " ".join(kept) or question

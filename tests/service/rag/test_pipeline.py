@@ -134,7 +134,9 @@ def test_llm_answer_is_verified_and_cleaned(retriever):
     response = p.run(request(QUESTION))
     assert (response.answer, response.citations, response.mode) == (
         "He worked at Oracle [1] and Cisco. See (link removed)", [1], "llm")
-    assert response.evidence == 0.5467 and response.index_generation == 1
+    # the evidence check's score, as the built-in answerer computes it on the same passages
+    assert response.evidence == pipeline(retriever).run(request(QUESTION)).evidence
+    assert response.evidence > 0.53 and response.index_generation == 1
 
 
 def test_the_evidence_check_answers_without_the_model_and_keeps_the_index_generation(retriever):
@@ -208,4 +210,4 @@ def test_the_answerer_reads_no_store_and_runs_no_model():
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert imported == {"__future__", "re", "dataclasses", "service.rag.abstain", "service.rag.evidence",
-                        "service.rag.text"}
+                        "service.rag.intent", "service.rag.text"}
