@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ingest.lock import StoreLock
 from ingest.settings import Settings
-from service.api.routes import chat, ingest, openai, status
+from service.api.routes import chat, ingest, openai, status, transcripts
 from service.edge.ingest_auth import IngestAuth
 from service.edge.stack import install as install_edge
 from service.ops import store_health as store
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(ingest.router)
     app.include_router(openai.router)
+    app.include_router(transcripts.router)
     app.mount(DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
     app.mount("/static", UIFiles(directory=STATIC), name="static")
     docs_body, docs_headers = docs_page(app.openapi_url, f"{app.title} - API")

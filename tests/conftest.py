@@ -3,10 +3,11 @@
 core: isolation under tmp_path, the real embedding model, the sample transcript, one Chromium;
 servers: (helpers, no fixtures) in-thread uvicorn, rag-serve processes; llm: a llama.cpp server
 with SmolLM2; chroma: a `chroma run` server; apps: app settings over shared indexes, a misbehaving
-OpenAI-compatible server.
+OpenAI-compatible server; hearing: a committee hearing beside the sample interview, and an app over both.
 """
 
-pytest_plugins = ["tests.fixtures.core", "tests.fixtures.llm", "tests.fixtures.chroma", "tests.fixtures.apps"]
+pytest_plugins = ["tests.fixtures.core", "tests.fixtures.llm", "tests.fixtures.chroma", "tests.fixtures.apps",
+                  "tests.fixtures.hearing"]
 
 
 def pytest_collection_modifyitems(items):

@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from sse_starlette import ServerSentEvent
 
-from service.api.schemas import ChatRequest, ChatResponse
+from service.api.schemas import ChatFilters, ChatRequest, ChatResponse
 from service.api.sse import stream_failure
 from service.rag.errors import AnswerError
 from service.rag.pipeline import ChatEvent, DoneEvent, SourcesEvent, TokenEvent
@@ -89,13 +89,16 @@ class ChatCompletionRequest(BaseModel):
     messages: list[CompletionMessage] = Field(min_length=1, description="The conversation, OpenAI-style.")
     stream: bool = Field(False, description="Answer as OpenAI chat.completion.chunk events.")
     top_k: int | None = Field(None, ge=1, le=20, description="Extension: passages to retrieve (1–20).")
+    filters: ChatFilters | None = Field(
+        None, description="Extension: answer only from some transcripts and/or speakers, as on POST /v1/chat "
+        '(OpenAI SDKs: `extra_body={"filters": {...}}`).')
     _chat: ChatRequest = PrivateAttr()
 
     @model_validator(mode="after")
     def _to_chat_request(self) -> ChatCompletionRequest:
         turns = [{"role": m.role, "content": m.text} for m in self.messages if m.role in ("user", "assistant")]
         try:
-            self._chat = ChatRequest(messages=turns, top_k=self.top_k)
+            self._chat = ChatRequest(messages=turns, top_k=self.top_k, filters=self.filters)
         except ValidationError as exc:
             # name the field as the converted request saw it (system turns are not counted)
             raise ValueError("; ".join(f"{'.'.join(map(str, e['loc'])) or 'messages'}: "

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 
 class Message(BaseModel):
     role: Literal["user", "assistant", "system"] = Field(description="Who said it (OpenAI-style).")
     content: str = Field(description="What was said.")
+
+
+FilterValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ChatFilters(BaseModel):
+    """What an answer may come from. Values within a list are alternatives; both lists together
+    must both hold. An empty or missing list limits nothing."""
+
+    model_config = ConfigDict(extra="forbid")  # a misspelt filter is an error, never a silent no-op
+
+    transcripts: list[FilterValue] | None = Field(
+        None, max_length=100, description="Transcript ids, exactly as `GET /v1/transcripts` lists them "
+        "(`sub/name` for a file in a subfolder): answer only from these transcripts.",
+        examples=[["committees/finance-hearing"]])
+    speakers: list[FilterValue] | None = Field(
+        None, max_length=100, description="Speakers, written as people write them (`Ste-Marie`, `Mr. Ste-Marie`, "
+        "`Mr. Gabriel Ste-Marie (Joliette, BQ)`) or as a transcript's speaker label (`The Chair`): answer only "
+        "from what they said. An unknown name, or one who never speaks in `transcripts`, is a 422.",
+        examples=[["Ste-Marie"]])
 
 
 class ChatRequest(BaseModel):
@@ -18,6 +38,9 @@ class ChatRequest(BaseModel):
     )
     top_k: int | None = Field(None, ge=1, le=20, description="How many passages to retrieve (1–20).")
     stream: bool = Field(False, description="Answer as Server-Sent Events.")
+    filters: ChatFilters | None = Field(
+        None, description="Answer only from some transcripts and/or speakers (422 naming any value that "
+        "names nothing; `GET /v1/transcripts` lists the ids and speakers).")
 
     @field_validator("messages")
     @classmethod
@@ -85,3 +108,55 @@ class Health(BaseModel):
     store: str = Field(description="`embedded (collection NAME)` or `chroma server HOST:PORT …`; never a "
                        "filesystem path.")
     chroma: str = Field("ok", description="`ok`, or why the Chroma store does not answer (status is then `degraded`).")
+
+
+# --- the transcripts of the index (GET /v1/transcripts, GET /v1/transcripts/{id}) -------------
+class SpeakerSummary(BaseModel):
+    name: str = Field(description="The speaker's name as the index stores it (what `filters.speakers` matches).")
+    role: str | None = Field(None, description="Their role or affiliation as the transcript gives it, if any.")
+    turns: int = Field(description="How many turns they have in this transcript.")
+
+
+class TranscriptSummary(BaseModel):
+    id: str = Field(description="Transcript id: the file's path in the transcripts folder, without suffix "
+                    "(`sub/name` for a file in a subfolder). Use it in `filters.transcripts`.")
+    title: str
+    kind: str = Field(
+        description="`interview`: one interviewer's questions and the answers (a turn is an answer); "
+        "`conversation`: hearings, panels, podcasts (a turn is one speaker's turn).")
+    speakers: list[SpeakerSummary] = Field(description="Who speaks, most turns first.")
+    turns: int = Field(description="Number of turns (the title and intro not counted).")
+    chunks: int = Field(description="Passages indexed (a long turn is several).")
+    ingested_at: str | None = Field(None, description="When this version of the file was ingested "
+                                    "(ISO 8601, UTC); null if the index does not say.")
+    source: str | None = Field(None, description="The source file's name (never a path on the server).")
+
+
+class TranscriptList(BaseModel):
+    transcripts: list[TranscriptSummary] = Field(description="Every transcript of the index, by id.")
+    index_generation: int = Field(description="The index generation listed.")
+
+
+class TranscriptTurn(BaseModel):
+    number: int = Field(description="Turn number (1-based).")
+    speaker: str
+    role: str | None = None
+    label: str | None = Field(None, description="The speaker label as the transcript writes it, if any.")
+    timestamp: str | None = Field(None, description="`HH:MM:SS` for subtitle formats, if any.")
+    text: str = Field(description="What was said: the turn's passages in order, joined by a space.")
+    spans: list[tuple[int, int]] = Field(
+        description="[start, end] character span of each passage in the transcript's text (one per passage).")
+    prompted_by: int | None = Field(
+        None, description="Conversations: the number of the turn (by another speaker) this one follows.")
+    question: str | None = Field(
+        None, description="Interviews: the question this answer answers (it is not a turn of its own).")
+    asked_by: str | None = Field(None, description="Interviews: who asked `question`, if known.")
+
+
+class TranscriptDetail(BaseModel):
+    id: str
+    title: str
+    kind: str = Field(description="`interview` or `conversation` (see GET /v1/transcripts).")
+    intro: str | None = Field(None, description="The text before the first turn (after the title), if any.")
+    turns: list[TranscriptTurn] = Field(description="Every turn, in order.")
+    index_generation: int = Field(description="The index generation this was rebuilt from.")

@@ -27,7 +27,7 @@ from collections import OrderedDict
 from urllib.parse import urlsplit
 
 from ingest.settings import Settings
-from service.edge.asgi import INGEST_PATHS, header, send_json
+from service.edge.asgi import INGEST_PATHS, UPLOAD_PATH, header, send_json
 from service.edge.rate_limit import MemoryBuckets, SqliteBuckets
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -45,7 +45,11 @@ class Refused(Exception):
         self.wrong_key = wrong_key  # a key was sent and did not match (counted by KEY_FAILURE_LIMIT)
 
 
-def is_ingest_path(path: str) -> bool:
+def is_ingest_path(path: str, method: str = "POST") -> bool:
+    """An ingest request: POST /v1/ingest, an upload to /v1/transcripts, an ingest job. Reading the
+    transcripts (GET /v1/transcripts, GET /v1/transcripts/{id}) is open like the chat."""
+    if path == UPLOAD_PATH:
+        return method not in SAFE_METHODS
     return path in INGEST_PATHS or path.startswith(JOB_PREFIX)
 
 
@@ -151,7 +155,8 @@ class IngestAuth:
             {"Retry-After": str(retry), "Connection": "close"})
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("method") == "OPTIONS" or not is_ingest_path(scope.get("path", "")):
+        method = scope.get("method", "")
+        if scope["type"] != "http" or method == "OPTIONS" or not is_ingest_path(scope.get("path", ""), method):
             return await self.app(scope, receive, send)
         client = scope["client"][0] if scope.get("client") else "unknown"
         sent_key = header(scope, b"x-api-key")

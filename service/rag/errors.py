@@ -26,3 +26,11 @@ class LLMUnavailable(LLMError):
 
 class LLMTimeout(LLMError):
     status = 504
+
+
+class FilterError(AnswerError):
+    """The request's `filters` name a transcript or speaker the index does not have (or a speaker
+    who never speaks in the chosen transcripts): a request the client can correct, found before
+    any retrieval."""
+
+    status = 422

@@ -6,12 +6,14 @@ full response) for Server-Sent Events and the OpenAI-compatible facade. `answer`
 JSON routes; `run` does the same for synchronous callers (rag-eval). A question passes each stage
 once, in this order:
 
-    [llm mode: condense a follow-up] -> retrieve -> rerank ->
+    [the request's filters -> scope] -> [llm mode: condense a follow-up] -> retrieve (in scope) -> rerank ->
         extractive mode: evidence -> extractive (quote, or abstain)
         llm mode:        evidence -> extractive (the evidence check) -> llm -> filters
     -> response
 
 An LLM failure before any of the generated answer was sent falls back to quoting (LLM_FALLBACK).
+The routes resolve a request's `filters` (`scope`) before they start an answer, so that a filter
+naming nothing is a JSON 422 and never an event of a stream that has begun.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from service.rag.links import clean_answer
 from service.rag.llm import LLMAnswerer, Prepared
 from service.rag.rerank import Reranker, TopK
 from service.rag.response import Clock, build_response, to_sources
-from service.rag.retrieve import Retrieval, Retriever
+from service.rag.retrieve import Retrieval, Retriever, Snapshot
+from service.rag.scope import Scope, resolve_scope
 
 
 # --- stream events ----------------------------------------------------------------------------
@@ -97,14 +100,29 @@ class ChatPipeline:
         self._loop: asyncio.AbstractEventLoop | None = None  # `run`'s event loop (see there)
         self._loop_lock = threading.Lock()
 
+    # --- the index and the request's part of it
+    def live_snapshot(self) -> Snapshot:
+        """The live index generation, reloaded first if another worker or process re-ingested
+        (checked at most every INDEX_CHECK_SECONDS; it may read Chroma: call it off the event loop)."""
+        self.retriever.maybe_refresh(self.retriever.settings.index_check_seconds)
+        return self.retriever.snap
+
+    def scope(self, request: ChatRequest) -> Scope | None:
+        """The part of the index the request's `filters` allow (None: all of it); FilterError (422)
+        naming the values that name nothing (service/rag/scope.py)."""
+        filters = request.filters
+        if filters is None or not (filters.transcripts or filters.speakers):
+            return None
+        return resolve_scope(filters, self.live_snapshot())
+
     # --- the stages
-    def _retrieve(self, request: ChatRequest, standalone: str | None) -> Retrieval:
-        """The passages to answer from. A condensed question stands alone; otherwise the retriever
-        sees the earlier questions."""
+    def _retrieve(self, request: ChatRequest, standalone: str | None, scope: Scope | None) -> Retrieval:
+        """The passages to answer from, within the scope. A condensed question stands alone;
+        otherwise the retriever sees the earlier questions."""
         if standalone:
-            candidates = self.retriever.retrieve(standalone, [])
+            candidates = self.retriever.retrieve(standalone, [], scope=scope)
         else:
-            candidates = self.retriever.retrieve(request.question, request.history)
+            candidates = self.retriever.retrieve(request.question, request.history, scope=scope)
         return self.reranker.rerank(candidates, request.top_k or self.default_k)
 
     def _quote(self, retrieval: Retrieval) -> Answer:
@@ -121,11 +139,15 @@ class ChatPipeline:
         return standalone
 
     # --- one answer, as events: the pipeline
-    async def astream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+    async def astream(self, request: ChatRequest, scope: Scope | None = None) -> AsyncIterator[ChatEvent]:
         """Sources, then answer pieces, then the full response; LLMError may be raised at any point.
 
-        Cancelling the consumer (a client that went away) cancels the LLM request with it.
+        `scope`: the request's filters as `self.scope(request)` resolved them (the routes do, before
+        the stream starts); without it they are resolved here. Cancelling the consumer (a client
+        that went away) cancels the LLM request with it.
         """
+        if scope is None and request.filters is not None:
+            scope = await run_in_threadpool(self.scope, request)
         clock = Clock()
         generate = self.llm is not None
         standalone = None
@@ -136,7 +158,7 @@ class ChatPipeline:
                 if not self.fallback:
                     raise
                 generate = False  # quote instead
-        retrieval = await run_in_threadpool(self._retrieve, request, standalone)
+        retrieval = await run_in_threadpool(self._retrieve, request, standalone, scope)
         answer = self._generated(request, retrieval, standalone, clock) if generate else \
             self._quoted(request, retrieval, clock, sources_sent=False)
         async with aclosing(answer) as answer_events:
@@ -218,9 +240,9 @@ class ChatPipeline:
         yield DoneEvent(response)
 
     # --- one answer, whole
-    async def answer(self, request: ChatRequest) -> ChatResponse:
+    async def answer(self, request: ChatRequest, scope: Scope | None = None) -> ChatResponse:
         """The whole answer: `astream` drained (closing it, and the LLM request, if cancelled)."""
-        async with aclosing(self.astream(request)) as events:
+        async with aclosing(self.astream(request, scope)) as events:
             done = [event async for event in events if isinstance(event, DoneEvent)]
         return done[-1].response
 

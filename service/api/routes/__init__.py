@@ -1,1 +1,2 @@
-"""One router per area: chat, the OpenAI facade, ingest, status (health, readiness, metrics, starters)."""
+"""One router per area: chat, the OpenAI facade, ingest, status (health, readiness, metrics, starters),
+transcripts (the list and one transcript)."""

@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
+from starlette.concurrency import run_in_threadpool
 
 from service.api import openai_format
 from service.api.deps import PipelineDep, SettingsDep
@@ -21,10 +22,12 @@ def models() -> dict:
 
 @router.post("/v1/chat/completions", responses=ERRORS)
 async def chat_completions(body: ChatCompletionRequest, pipeline: PipelineDep, settings: SettingsDep):
-    """The chat pipeline in OpenAI's format; sources and citations are extra fields."""
+    """The chat pipeline in OpenAI's format; sources and citations are extra fields. Extension:
+    `filters` (as on POST /v1/chat; OpenAI SDKs send it with `extra_body={"filters": …}`)."""
     check_input(body.chat, settings)  # before any embedding
+    scope = await run_in_threadpool(pipeline.scope, body.chat)  # a bad filter: a JSON 422, before any stream
     if body.stream:
-        events = deadline_stream(pipeline.astream(body.chat), settings.request_timeout)
+        events = deadline_stream(pipeline.astream(body.chat, scope), settings.request_timeout)
         return EventSourceResponse(openai_format.completion_chunks(events, body.model))
-    response = await deadline(pipeline.answer(body.chat), settings.request_timeout)
+    response = await deadline(pipeline.answer(body.chat, scope), settings.request_timeout)
     return openai_format.completion(response, body.model)

@@ -4,6 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from tests.fixtures.core import SAMPLE_CHUNKS
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def ask(client, question, **extra):
 def test_health(client):
     body = client.get("/health").json()
     assert body["status"] == "ok"
-    assert (body["transcripts"], body["chunks"]) == (1, 31)
+    assert (body["transcripts"], body["chunks"]) == (1, SAMPLE_CHUNKS)
     assert body["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
     assert body["answer_mode"] == "extractive"
 
