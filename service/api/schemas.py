@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -45,6 +46,8 @@ class ChatRequest(BaseModel):
     @field_validator("messages")
     @classmethod
     def _last_is_question(cls, messages: list[Message]) -> list[Message]:
+        for m in messages:  # invisible format characters (zero-width spaces…) split words apart
+            m.content = unicodedata.normalize("NFC", "".join(c for c in m.content if unicodedata.category(c) != "Cf"))
         if messages[-1].role != "user":
             raise ValueError("the last message must be the user's question (role 'user')")
         if not messages[-1].content.strip():

@@ -23,9 +23,10 @@ import numpy as np
 from ingest import store as ix
 from ingest.embed import Embedder
 from service.rag.intent import DIGEST_PASSAGES, is_digest
-from service.rag.retrieve import Hit, Retrieval, Snapshot
+from service.rag.retrieve import Hit, Retrieval, Snapshot, topic_text
 from service.rag.text import Tokenizer
 
+PREFIX = 5  # letters two forms of a word share ("legitimacy", "legitimate")
 EVIDENCE_PASSAGES = 3  # sentences are drawn from this many top passages
 CACHE_MAX = 20000  # entries per cache: texts per embedding cache (384 floats each), chunks per snapshot
 
@@ -62,6 +63,19 @@ class Evidence:
     tokens: tuple[str, ...]  # stemmed content words of the question, in order
     weights: dict[str, float]  # IDF weight of each question token (an unseen one weighs as the rarest)
     passages: tuple[Passage, ...]
+    # the share of the question's topic words that no transcript uses in any form ("Bitcoin" in
+    # hearings on the pandemic): a question about them is most likely not covered
+    unknown: float = 0.0
+    pinned: int = 0  # the first passages are what the conversation points at (service/rag/followup.py)
+
+
+def similarity(retrieval: Retrieval, vec: np.ndarray) -> float:
+    """How close a sentence is to the question: to the question as asked, or to its topic alone
+    ("What did Bains say about loans?" is answered by a sentence about loans, without "Bains")."""
+    sim = float(np.dot(retrieval.qvec, vec))
+    if retrieval.topic is not None:
+        sim = max(sim, float(np.dot(retrieval.topic, vec)))
+    return sim
 
 
 class EvidenceBuilder:
@@ -82,8 +96,9 @@ class EvidenceBuilder:
         idf = retrieval.snapshot.idf
         unseen = max(idf.values(), default=1.0)
         weights = {t: idf.get(t, unseen) for t in tokens}
+        unknown = self.unknown_share(retrieval)
         if not hits:
-            return Evidence(retrieval.question, tokens, weights, ())
+            return Evidence(retrieval.question, tokens, weights, (), unknown)
         records = self.sentence_records(retrieval.snapshot, hits)
         vecs = self.vectors(self.sentence_vectors, [doc for lst in records.values() for doc, _ in lst])
         questions = [h.meta.get(ix.K_QUESTION, "") for h in hits]
@@ -92,14 +107,27 @@ class EvidenceBuilder:
         for n, (hit, question) in enumerate(zip(hits, questions), 1):
             sentences = tuple(
                 Sentence(doc, meta[ix.K_SENT], meta[ix.K_START], meta[ix.K_END],
-                         float(np.dot(retrieval.qvec, vecs[doc])), tuple(self.tokenizer.tokens(doc)))
+                         similarity(retrieval, vecs[doc]), tuple(self.tokenizer.tokens(doc)))
                 for doc, meta in records[hit.id]
             )
             passages.append(Passage(
                 n, hit.score, int(hit.meta.get(ix.K_PIECE, 1)) == 1,
                 float(np.dot(retrieval.qvec, qvecs[question])), hit.meta.get(ix.K_SPEAKER, ""), sentences,
             ))
-        return Evidence(retrieval.question, tokens, weights, tuple(passages))
+        return Evidence(retrieval.question, tokens, weights, tuple(passages), unknown, retrieval.pinned)
+
+    def unknown_share(self, retrieval: Retrieval) -> float:
+        """The share of the topic words (search words less the named speakers' names) that match no
+        word of the index, not even by their first PREFIX letters ("legitimacy" matches
+        "legitimate", "behavior" matches "behaviour"; "Bitcoin" matches nothing in hearings)."""
+        topic = self.tokenizer.query_tokens(topic_text(retrieval.question, set(retrieval.speakers)))
+        if not topic:
+            return 0.0
+        snap = retrieval.snapshot
+        prefixes = snap.prefixes
+        if prefixes is None:
+            prefixes = snap.prefixes = {t[:PREFIX] for t in snap.idf}
+        return sum(t not in snap.idf and t[:PREFIX] not in prefixes for t in topic) / len(topic)
 
     def sentence_records(self, snap: Snapshot, hits: list[Hit]) -> dict[str, list[tuple[str, dict]]]:
         """The sentence records (text, metadata) of each hit, in order; read from Chroma on first use.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from service.rag.abstain import ABSTAIN_TEXT, should_abstain
 from service.rag.evidence import Evidence
-from service.rag.intent import asks_who_said, is_digest
+from service.rag.intent import asks_what_was_said, asks_who_said, is_digest
 from service.rag.text import words
 
 # What kind of answer a question asks for, and how to recognise a sentence that holds one.
@@ -31,6 +31,10 @@ _OPENERS = {"he", "she", "it", "this", "that", "they", "these", "those", "there"
 
 
 def answer_type(question: str) -> str | None:
+    """The kind of fact a question asks for; None for what someone said or thought ("What did
+    she say about pay?" asks for her words, not an amount)."""
+    if asks_what_was_said(question) and not re.match(r"\s*(who|whom|whose|when|where)\b", question, re.IGNORECASE):
+        return None
     for name, pattern, _ in _ANSWER_TYPES:
         if pattern.search(question):
             return name
@@ -109,6 +113,7 @@ class ExtractiveAnswerer:
     passage_weight = 0.4  # per σ of the fused retrieval score (service/rag/retrieve.py)
     opening_weight = 0.6
     margin = 0.25
+    unknown_weight = 0.5  # evidence lost per share of the question's topic no transcript mentions
     max_sentences = 3
 
     def __init__(self, threshold: float):
@@ -146,19 +151,22 @@ class ExtractiveAnswerer:
         """Quote the best sentence of the kind asked for, with what completes it, or abstain; a
         digest for "summarize …"; the speakers and their words for "who said …"."""
         quotes = self.score_sentences(evidence)
+        if evidence.pinned:
+            return self.pinned(quotes, evidence.pinned)
         if is_digest(evidence.question):
-            return self.digest(quotes)
+            return self.digest(quotes, self.unknown_weight * evidence.unknown)
         question = evidence.question
         kind = answer_type(question)
         ranked = sorted(quotes, key=lambda q: -q.score)
         who_said = asks_who_said(question)
         typed = [q for q in ranked if holds_type(kind, q.text, question) or (who_said and names_a_speaker(q, question))]
         best = typed[0] if typed else None
-        if should_abstain(best.score if best else None, self.threshold):
-            return Answer(ABSTAIN_TEXT, True, evidence=round(best.score if best else 0.0, 4))
+        strength = best.score - self.unknown_weight * evidence.unknown if best else None
+        if should_abstain(strength, self.threshold):
+            return Answer(ABSTAIN_TEXT, True, evidence=round(strength or 0.0, 4))
         if who_said:
             chosen = [best] + [q for q in typed if q.speaker != best.speaker and q.score >= best.score - self.margin]
-            return self.by_speaker(self.one_per_passage(chosen)[: self.max_sentences], best)
+            return self.by_speaker(self.one_per_passage(chosen)[: self.max_sentences], strength)
         before, after = self.neighbours(quotes, best)
         if kind:  # a date, a number, a name: what follows is quoted only if it holds one too
             after = [q for q in after if q in typed]
@@ -176,16 +184,30 @@ class ExtractiveAnswerer:
         chosen[lead:] = sorted(chosen[lead:], key=lambda q: (q.n, q.start))  # the rest in reading order
         speaker = chosen[0].speaker
         body = " ".join(f"“{q.text}” [{q.n}]" for q in chosen)
-        return Answer(f"{speaker}: {body}" if speaker else body, False, chosen, round(best.score, 4))
+        return Answer(f"{speaker}: {body}" if speaker else body, False, chosen, round(strength, 4))
 
-    def digest(self, quotes: list[Quote]) -> Answer:
+    def digest(self, quotes: list[Quote], penalty: float = 0.0) -> Answer:
         """The main points across the passages: the best sentence of each passage that answers
         at all, grouped by speaker (in the order they first appear)."""
-        chosen = [q for q in self.one_per_passage(sorted(quotes, key=lambda q: -q.base)) if q.base >= self.threshold]
+        ranked = self.one_per_passage(sorted(quotes, key=lambda q: -q.base))
+        chosen = [q for q in ranked if q.base - penalty >= self.threshold]
+        strength = max((q.base for q in quotes), default=0.0) - penalty
         if not chosen:
-            best = max((q.base for q in quotes), default=0.0)
-            return Answer(ABSTAIN_TEXT, True, evidence=round(best, 4))
-        return self.by_speaker(sorted(chosen, key=lambda q: q.n), max(chosen, key=lambda q: q.base))
+            return Answer(ABSTAIN_TEXT, True, evidence=round(strength, 4))
+        return self.by_speaker(sorted(chosen, key=lambda q: q.n), strength)
+
+    def pinned(self, quotes: list[Quote], passages: int) -> Answer:
+        """A follow-up that points at turns ("what did she say next?", "did anyone disagree?"):
+        what those turns say, the sentence closest to the conversation's subject from each."""
+        inside = [q for q in quotes if q.n <= passages]
+        if not inside:
+            return Answer(ABSTAIN_TEXT, True)
+        chosen = self.one_per_passage(sorted(inside, key=lambda q: -q.base))
+        chosen.sort(key=lambda q: q.n)
+        if passages == 1:  # one turn: where it starts, and its sentence closest to the subject
+            first = min(inside, key=lambda q: q.start)
+            chosen = [first] + [q for q in chosen if q is not first]
+        return self.by_speaker(chosen, max(q.base for q in chosen))
 
     @staticmethod
     def one_per_passage(quotes: list[Quote]) -> list[Quote]:
@@ -198,7 +220,7 @@ class ExtractiveAnswerer:
         return out
 
     @staticmethod
-    def by_speaker(chosen: list[Quote], best: Quote) -> Answer:
+    def by_speaker(chosen: list[Quote], strength: float) -> Answer:
         """One line a speaker, their quotes in passage order: `Name: “…” [1] “…” [4]`."""
         lines: dict[str, list[Quote]] = {}
         for q in chosen:
@@ -207,7 +229,7 @@ class ExtractiveAnswerer:
             (f"{speaker}: " if speaker else "") + " ".join(f"“{q.text}” [{q.n}]" for q in qs)
             for speaker, qs in lines.items()
         )
-        return Answer(text, False, chosen, round(best.score, 4))
+        return Answer(text, False, chosen, round(strength, 4))
 
     @staticmethod
     def neighbours(quotes: list[Quote], best: Quote) -> tuple[list[Quote], list[Quote]]:

@@ -27,6 +27,15 @@ _WHO_SAID = re.compile(
     r"thought|believ(?:ed|es)|felt|feel|feels|concern(?:ed|s)?|worr(?:ied|ies)|warn(?:ed|s)?|insist(?:ed|s)?)\b",
     re.IGNORECASE,
 )
+# "What did X say about …", "How did X respond to …": what someone said is the answer, whatever
+# words ("pay", "rate", "cost") the topic contains.
+_SAID = re.compile(
+    r"^\s*(?:what|how|why)\b.{0,80}?\b(?:say|said|says|think|thought|thinks|feel|felt|respond(?:ed)?|"
+    r"react(?:ed)?|argue[ds]?|view|views|opinion|opinions|position|stance|debate[ds]?|discussion|"
+    r"discuss(?:ed)?|talk(?:ed)?|comment(?:ed)?|suggest(?:ed)?|propose[ds]?|explain(?:ed)?|"
+    r"describe[ds]?|mention(?:ed)?|answer(?:ed)?|reply|replied|raise[ds]?|ask(?:ed)?)\b",
+    re.IGNORECASE,
+)
 DIGEST_PASSAGES = 6  # a digest quotes up to this many passages, one sentence each
 
 
@@ -38,3 +47,8 @@ def is_digest(question: str) -> bool:
 def asks_who_said(question: str) -> bool:
     """The question asks which people said something: their names are the answer."""
     return bool(_WHO_SAID.search(question))
+
+
+def asks_what_was_said(question: str) -> bool:
+    """The question asks what someone said or thought about a topic, not for one fact."""
+    return bool(_SAID.search(question))

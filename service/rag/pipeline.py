@@ -32,6 +32,7 @@ from ingest import store as ix
 from ingest.embed import load_embedder
 from service.api.schemas import ChatRequest, ChatResponse, Source
 from service.ops.metrics import observe_stage
+from service.rag import followup
 from service.rag.errors import LLMError
 from service.rag.evidence import EvidenceBuilder
 from service.rag.extractive import Answer, ExtractiveAnswerer
@@ -117,12 +118,16 @@ class ChatPipeline:
 
     # --- the stages
     def _retrieve(self, request: ChatRequest, standalone: str | None, scope: Scope | None) -> Retrieval:
-        """The passages to answer from, within the scope. A condensed question stands alone;
-        otherwise the retriever sees the earlier questions."""
+        """The passages to answer from, within the scope. A question condensed by the LLM stands
+        alone; otherwise a follow-up is resolved against the conversation (service/rag/followup.py)."""
         if standalone:
             candidates = self.retriever.retrieve(standalone, [], scope=scope)
+        elif request.history:
+            follow = followup.resolve(earlier_turns(request), request.question, self.live_snapshot())
+            candidates = self.retriever.retrieve(follow.question, [], scope=scope or follow.scope)
+            candidates = followup.arrange(replace(candidates, question=follow.question), follow)
         else:
-            candidates = self.retriever.retrieve(request.question, request.history, scope=scope)
+            candidates = self.retriever.retrieve(request.question, [], scope=scope)
         return self.reranker.rerank(candidates, request.top_k or self.default_k)
 
     def _quote(self, retrieval: Retrieval) -> Answer:

@@ -103,6 +103,7 @@ class Snapshot:
     # chunk id -> its sentence records [(text, metadata)], filled by the evidence stage on first
     # use (service/rag/evidence.py); it lives as long as this snapshot, which a re-ingest replaces
     sentence_records: dict[str, list[tuple[str, dict]]] = field(default_factory=dict)
+    prefixes: set[str] | None = None  # word beginnings of the index, made by the evidence stage on first use
 
     @property
     def transcripts(self) -> int:
@@ -130,6 +131,14 @@ def keyword_text(text: str, meta: dict) -> str:
     return f"{meta.get(ix.K_SPEAKER, '')} {context} {text}"
 
 
+def topic_text(question: str, speakers: set[str]) -> str:
+    """What the question is about: its search words without the names of the speakers it names
+    (their passages are found by speaker; their sentences do not repeat their own names)."""
+    names = {w.lower() for name in speakers for w in words(name)}
+    kept = [w for w in query_text(question).split() if w.lower().strip("'’s") not in names and w.lower() not in names]
+    return " ".join(kept) or question
+
+
 @dataclass
 class Retrieval:
     """What the retriever found: candidates sorted by fused score (after rerank: the passages)."""
@@ -141,6 +150,8 @@ class Retrieval:
     ms: float  # time spent retrieving
     snapshot: Snapshot  # the index generation the hits come from
     speakers: frozenset[str] = frozenset()  # the speakers the question names
+    topic: np.ndarray | None = None  # the question's topic (no phrasing words, no speaker names)
+    pinned: int = 0  # the first hits were chosen by the conversation ("what did she say next?")
 
 
 class Retriever:
@@ -294,10 +305,11 @@ class Retriever:
             return Retrieval(question, queries[-1], [], vec, (time.perf_counter() - started) * 1000, snap)
         # BM25 needs no vector: it runs beside the encode, off the critical path.
         keyword = [self._pool.submit(self._keyword, snap, q) for q in queries]
-        laps = Laps()
-        vecs = self.embedder.encode([question] + [query_text(q) for q in queries])
-        laps.lap("embed")
         named = set().union(*(snap.speakers.mentioned(q) for q in queries)) & set(snap.speaker_rows)
+        laps = Laps()
+        vecs = self.embedder.encode([question, topic_text(question, named)] + [query_text(q) for q in queries])
+        laps.lap("embed")
+        topic, vecs = vecs[1], [vecs[0], *vecs[2:]]
         fused = cosine = None
         for vec, kw in zip(vecs[1:], keyword):
             scores, cos = self._score(snap, kw.result(), vec, named)
@@ -321,7 +333,7 @@ class Retriever:
             if len(hits) == (k or self.settings.candidates):
                 break
         ms = (time.perf_counter() - started) * 1000
-        return Retrieval(question, queries[-1], hits, vecs[0], ms, snap, frozenset(named))
+        return Retrieval(question, queries[-1], hits, vecs[0], ms, snap, frozenset(named), topic)
 
     def starters(self, n: int = 4) -> list[str]:
         """Interviewer questions from the index, for an empty chat (spread across transcripts)."""

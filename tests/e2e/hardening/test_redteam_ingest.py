@@ -279,7 +279,8 @@ def test_a_rebuild_with_many_copies_of_one_transcript_succeeds(app_settings, tmp
         r = api.post("/v1/transcripts", files=copies)
         assert r.status_code == 200 and r.json()["transcripts"] == 15, r.text
         replies = [api.post("/v1/ingest", params={"rebuild": "true"}) for _ in range(12)]
-        assert [(x.status_code, x.json().get("added")) for x in replies] == [(200, 15)] * 12, \
+        # 15 copies of an intro (turn 0) and one answer
+        assert [(x.status_code, x.json().get("added")) for x in replies] == [(200, 30)] * 12, \
             [x.json() for x in replies if x.status_code != 200]
 
 
@@ -354,7 +355,8 @@ def test_an_upload_racing_a_rebuild_stores_nothing_when_refused(make_app, transc
         stored = (transcripts / "tapir.txt").exists()
         assert not (r.status_code == 409 and stored), "the upload was refused (409) but its file was stored"
         assert r.status_code == 200 and stored, r.text
-        assert r.json()["files"] == [{"file": "tapir.txt", "status": "stored"}] and r.json()["added"] == 1
+        # its intro (turn 0) and its one answer
+        assert r.json()["files"] == [{"file": "tapir.txt", "status": "stored"}] and r.json()["added"] == 2
         assert rebuild["reply"].status_code == 409
         assert "another ingest is running" in rebuild["reply"].json()["detail"]
         assert ", upload, requested by 127.0.0.1" in rebuild["reply"].json()["detail"]

@@ -53,7 +53,7 @@ def test_stream_of_an_abstention_and_of_a_follow_up(client):
         {"role": "assistant", "content": "Xuan Jin is Lead Solutions Architect at Alibaba Cloud."},
         {"role": "user", "content": "Where did he work before?"},
     ]})
-    assert events[0][1]["standalone_question"] == "Who is Xuan Jin? Where did he work before?"
+    assert events[0][1]["standalone_question"] == "Where did Xuan Jin work before?"
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_openai_facade_keeps_the_conversation_and_ignores_system_turns(client):
         {"role": "assistant", "content": "Xuan Jin is Lead Solutions Architect at Alibaba Cloud."},
         {"role": "user", "content": "Where did he work before?"},
     ]}).json()
-    assert body["standalone_question"] == "Who is Xuan Jin? Where did he work before?"
+    assert body["standalone_question"] == "Where did Xuan Jin work before?"
     assert "Oracle" in body["sources"][0]["text"]
 
 

@@ -1,0 +1,145 @@
+"""Follow-up questions without an LLM: what "she", "that" and "anyone" refer to.
+
+A follow-up ("And before that?", "What did she say next?", "Did anyone disagree?") is resolved
+against the conversation, question by question from the first: its subject (the question before,
+itself resolved), its speaker (named in that question, or the one the answer before quoted) and
+where that answer came from (the transcript and turn of its first quote, found in the index).
+
+- A pronoun naming a person ("What did she say about loans?") becomes that speaker's name.
+- A question with too little of its own ("And before that?", "Why?") is asked with the subject.
+- "What did she say next?" is the speaker's next turn after the quoted one, in that transcript.
+- "Did anyone disagree?" is asked within that transcript, the other speakers' turns close to the
+  quoted one (on the subject) first.
+
+With an LLM configured, the LLM rewrites follow-ups instead (service/rag/llm.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from ingest import store as ix
+from service.rag.retrieve import Hit, Retrieval, Snapshot, is_follow_up
+from service.rag.scope import Scope
+from service.rag.text import STOP, content_words
+
+_PERSON = {"he": "", "she": "", "him": "", "her": "'s", "his": "'s", "hers": "'s"}
+_PRONOUN = re.compile(r"\b(he|she|him|her|his|hers)\b", re.IGNORECASE)
+_NEXT = re.compile(
+    r"\b(next|after that|afterwards|then)\b.*|\b(and then|went on|carry on|continued?)\b", re.IGNORECASE
+)
+_SAYS = re.compile(r"\b(say|said|says|add|added|reply|replied|answer|answered|respond|responded|come|came|happen|happened)\b", re.IGNORECASE)
+_OTHERS = re.compile(
+    r"\b(anyone|anybody|someone|somebody|others?|else|everyone|any(?: of the)? (?:members?|witness(?:es)?|speakers?))\b",
+    re.IGNORECASE,
+)
+_QUOTE = re.compile(r"“([^”]{12,})”")
+NEAR = 12  # "did anyone…": other speakers' turns this close to the quoted one, on its subject, come first
+
+
+@dataclass
+class Context:
+    """What a resolved question was about, for the next one."""
+
+    question: str  # as searched
+    speaker: str = ""  # who it was about (named, or quoted in its answer)
+    transcript: str = ""  # where its answer was quoted from
+    turn: int = 0
+
+
+@dataclass
+class FollowUp:
+    """A follow-up as it will be searched and answered."""
+
+    question: str  # the question standing alone
+    scope: Scope | None = None  # narrowed to the transcript the conversation was about
+    next_turn: tuple[str, int, str] | None = None  # (transcript, after turn, speaker): the next turn
+    near: tuple[str, int, str] | None = None  # (transcript, turn, speaker): "did anyone …"
+
+
+def _anchor(answer: str, snap: Snapshot) -> tuple[str, str, int]:
+    """(speaker, transcript, turn) of the first quote of an answer, as found in the index."""
+    m = _QUOTE.search(answer)
+    if not m:
+        return "", "", 0
+    quote = m.group(1)
+    for text, meta in snap.docs.values():
+        if quote in text:
+            return meta.get(ix.K_SPEAKER, ""), meta.get(ix.K_TRANSCRIPT, ""), int(meta.get(ix.K_TURN, 0))
+    return "", "", 0
+
+
+def _with_name(question: str, name: str) -> str:
+    """ "What did she say about loans?" -> "What did Bains say about loans?" """
+    return _PRONOUN.sub(lambda m: name + _PERSON[m.group(1).lower()], question)
+
+
+def _resolve_one(question: str, before: Context | None, snap: Snapshot) -> FollowUp:
+    if before is None or not is_follow_up(question):
+        return FollowUp(question)
+    speaker = before.speaker
+    asked = question
+    if speaker and _PRONOUN.search(question):
+        asked = _with_name(question, speaker)
+    own = [w for w in content_words(asked) if w not in STOP and w.lower() not in {"else", "anyone", "next"}]
+    if len(own) <= 2 or asked == question:
+        asked = f"{before.question} {asked}"  # too little of its own: the subject goes with it
+    follow = FollowUp(asked)
+    if before.transcript and _NEXT.search(question) and _SAYS.search(question):
+        follow = FollowUp(before.question, next_turn=(before.transcript, before.turn, speaker))
+    elif before.transcript and _OTHERS.search(question):
+        follow.scope = Scope(frozenset({before.transcript}), None)
+        follow.near = (before.transcript, before.turn, speaker)
+    return follow
+
+
+def resolve(messages: list[tuple[str, str]], question: str, snap: Snapshot) -> FollowUp:
+    """The last question resolved against the conversation before it (`messages`: (role, text)
+    of the earlier turns, oldest first)."""
+    context: Context | None = None
+    for role, text in messages:
+        if role == "user":
+            asked = _resolve_one(text, context, snap).question
+            named = sorted(snap.speakers.mentioned(asked))
+            carried = context.speaker if context and asked != text else ""
+            context = Context(asked, named[0] if len(named) == 1 else carried)
+        elif role == "assistant" and context is not None:
+            speaker, transcript, turn = _anchor(text, snap)
+            if transcript:
+                context.transcript, context.turn = transcript, turn
+                context.speaker = context.speaker or speaker
+    return _resolve_one(question, context, snap)
+
+
+def arrange(retrieval: Retrieval, follow: FollowUp) -> Retrieval:
+    """The retrieval with the turns a structural follow-up points at first: the speaker's next
+    turn ("what did she say next?"), or other speakers' turns close by ("did anyone …?")."""
+    snap = retrieval.snapshot
+    if follow.next_turn:
+        transcript, turn, speaker = follow.next_turn
+        later = sorted(
+            (int(m.get(ix.K_TURN, 0)), int(m.get(ix.K_PIECE, 1)), cid)
+            for cid, (_, m) in snap.docs.items()
+            if m.get(ix.K_TRANSCRIPT) == transcript and int(m.get(ix.K_TURN, 0)) > turn
+            and (not speaker or m.get(ix.K_SPEAKER) == speaker)
+        )
+        if later:
+            cid = later[0][2]
+            text, meta = snap.docs[cid]
+            top = max((h.score for h in retrieval.hits), default=0.0)
+            first = Hit(cid, text, meta, top + 1.0, 0.0)
+            return replace(retrieval, hits=[first, *(h for h in retrieval.hits if h.id != cid)], pinned=1)
+    if follow.near:
+        transcript, turn, speaker = follow.near
+        close = {
+            cid: int(m.get(ix.K_TURN, 0))
+            for cid, (_, m) in snap.docs.items()
+            if m.get(ix.K_TRANSCRIPT) == transcript and 0 < abs(int(m.get(ix.K_TURN, 0)) - turn) <= NEAR
+            and m.get(ix.K_SPEAKER) not in (speaker, "")
+        }
+        near = [h for h in retrieval.hits if h.id in close][:3]  # on the subject, best first
+        if near:
+            ids = {h.id for h in near}
+            return replace(retrieval, hits=near + [h for h in retrieval.hits if h.id not in ids], pinned=len(near))
+    return retrieval
