@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         for plan in report.plans:
             print(f"{plan.status:9} {plan.id}: +{len(plan.added)} ~{len(plan.updated)} "
                   f"={plan.unchanged} -{len(plan.deleted)}")
+            for line in plan.dropped:  # what would be left out: never what a person said
+                short = " ".join(line.split())
+                print(f"  would drop: {short[:100]}{'…' if len(short) > 100 else ''}")
     for skip in report.skipped:
         print(f"skipped {skip['file']}: {skip['reason']}", file=sys.stderr)
     print(report.summary())

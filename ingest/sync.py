@@ -38,6 +38,7 @@ class TranscriptPlan:
     deleted: list[str] = field(default_factory=list)
     removed: bool = False  # the whole transcript is gone from the folder
     touched: list[Chunk] = field(default_factory=list)  # unchanged text, new file fingerprint
+    dropped: list[str] = field(default_factory=list)  # what the parser left out (web-capture debris)
 
     @property
     def status(self) -> str:
@@ -192,7 +193,7 @@ def plan_sync(
         dropped = sum(len(d.splitlines()) for d in transcript.dropped)
         report.dropped_lines += dropped
         chunks = chunk_transcript(transcript, settings.chunk_max_chars, str(src.path))
-        plan = TranscriptPlan(src.transcript_id, str(src.path))
+        plan = TranscriptPlan(src.transcript_id, str(src.path), dropped=list(transcript.dropped))
         ingested_at = int(time.time())
         for c in chunks:
             # Outside the content hash: a change elsewhere in the file does not re-embed this piece.

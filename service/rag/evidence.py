@@ -27,6 +27,7 @@ from service.rag.retrieve import Hit, Retrieval, Snapshot, topic_text
 from service.rag.text import Tokenizer
 
 PREFIX = 5  # letters two forms of a word share ("legitimacy", "legitimate")
+SPECIFIC_LETTERS = 8  # a word this long (or capitalised) names something specific
 EVIDENCE_PASSAGES = 3  # sentences are drawn from this many top passages
 CACHE_MAX = 20000  # entries per cache: texts per embedding cache (384 floats each), chunks per snapshot
 
@@ -117,17 +118,25 @@ class EvidenceBuilder:
         return Evidence(retrieval.question, tokens, weights, tuple(passages), unknown, retrieval.pinned)
 
     def unknown_share(self, retrieval: Retrieval) -> float:
-        """The share of the topic words (search words less the named speakers' names) that match no
-        word of the index, not even by their first PREFIX letters ("legitimacy" matches
-        "legitimate", "behavior" matches "behaviour"; "Bitcoin" matches nothing in hearings)."""
-        topic = self.tokenizer.query_tokens(topic_text(retrieval.question, set(retrieval.speakers)))
+        """The share of the topic words (search words less the named speakers' names) that are
+        specific (a name, or a long word) and match no word of the index, not even by their first
+        PREFIX letters: "legitimacy" matches "legitimate", "behavior" matches "behaviour";
+        "Bitcoin" matches nothing in hearings on the pandemic. Common short words ("raised") never
+        count: a small index lacks many of them without lacking the topic."""
+        topic = topic_text(retrieval.question, set(retrieval.speakers)).split()
         if not topic:
             return 0.0
         snap = retrieval.snapshot
         prefixes = snap.prefixes
         if prefixes is None:
             prefixes = snap.prefixes = {t[:PREFIX] for t in snap.idf}
-        return sum(t not in snap.idf and t[:PREFIX] not in prefixes for t in topic) / len(topic)
+        unknown = 0
+        for n, word in enumerate(topic):
+            specific = len(word) >= SPECIFIC_LETTERS or (n > 0 and word[:1].isupper())
+            stems = self.tokenizer.query_tokens(word)
+            if specific and stems and all(t not in snap.idf and t[:PREFIX] not in prefixes for t in stems):
+                unknown += 1
+        return unknown / len(topic)
 
     def sentence_records(self, snap: Snapshot, hits: list[Hit]) -> dict[str, list[tuple[str, dict]]]:
         """The sentence records (text, metadata) of each hit, in order; read from Chroma on first use.

@@ -92,6 +92,14 @@ def test_dry_run_writes_nothing(settings, embedder):
     report = sync_paths([settings.transcripts_dir], settings, embedder, client, dry_run=True)
     assert report.added == SAMPLE_CHUNKS and report.plans[0].status == "added"
     assert ix.open_collection(client, settings, ix.CHUNK_SUFFIX).count() == 0
+    assert "Alibaba cloud business" in report.plans[0].dropped  # an image caption: web-capture debris
+
+
+def test_dry_run_lists_what_would_be_dropped(settings, capsys):
+    assert ingest_main(["--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "  would drop: Alibaba cloud business" in out
+    assert "  would drop: Article Share Image Share this article" in out
 
 
 BAD = {

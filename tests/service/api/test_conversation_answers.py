@@ -1,0 +1,91 @@
+"""Answers that fit the question, over a hearing beside the sample interview (built-in answerer,
+no LLM): what X said quotes X, who-said names the speakers, summaries are digests by speaker,
+follow-ups resolve against the conversation, and questions the transcripts do not cover abstain.
+The real app through its lifespan over a real Chroma index (tests/fixtures/hearing.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures.hearing import HEARING_ID
+
+
+def ask(client, *turns: str, **extra) -> dict:
+    messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(turns)]
+    r = client.post("/v1/chat", json={"messages": messages, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_what_a_named_speaker_said_quotes_that_speaker(library_client):
+    for name in ("Ste-Marie", "Mr. Ste-Marie", "Gabriel Ste-Marie"):
+        body = ask(library_client, f"What did {name} say about tax havens?")
+        assert not body["abstained"]
+        assert body["answer"].startswith("Gabriel Ste-Marie: “"), body["answer"]
+        assert "tax havens" in body["answer"]
+        assert body["sources"][0]["speaker"] == "Gabriel Ste-Marie"
+
+
+def test_who_said_names_the_speakers_with_their_words(library_client):
+    body = ask(library_client, "Who raised the deficit?")
+    assert not body["abstained"]
+    assert body["answer"].startswith("Pierre Poilievre: “"), body["answer"]
+    assert "deficit" in body["answer"]
+
+
+def test_a_summary_is_a_digest_grouped_by_speaker(library_client):
+    body = ask(library_client, "Summarize the discussion about the wage subsidy.")
+    assert not body["abstained"]
+    lines = body["answer"].split("\n")
+    speakers = [line.split(":", 1)[0] for line in lines]
+    assert len(lines) >= 2 and len(set(speakers)) == len(speakers), lines  # one line a speaker
+    assert all("“" in line and "[" in line for line in lines)  # verbatim quotes with citations
+    assert "Bill Morneau" in speakers
+
+
+def test_a_pronoun_follow_up_is_the_speaker_of_the_conversation(library_client):
+    first = ask(library_client, "What did Poilievre say about the deficit?")
+    body = ask(library_client, "What did Poilievre say about the deficit?", first["answer"],
+               "What did he say about taxes?")
+    assert body["standalone_question"] == "What did Pierre Poilievre say about taxes?"
+    assert body["answer"].startswith("Pierre Poilievre: “") and "taxes" in body["answer"], body["answer"]
+
+
+def test_what_she_said_next_is_her_next_turn(library_client):
+    first = ask(library_client, "What did Morneau say about dairy farmers?")
+    assert "dairy" in first["answer"]
+    body = ask(library_client, "What did Morneau say about dairy farmers?", first["answer"],
+               "What did he say next?")
+    assert not body["abstained"]
+    top = body["sources"][0]
+    assert (top["transcript"], top["speaker"]) == (HEARING_ID, "Bill Morneau")
+    assert top["turn"] == 7 and "Canada Revenue Agency" in top["text"]  # his turn after turn 5
+    assert body["answer"].startswith("Bill Morneau: “")
+
+
+def test_did_anyone_disagree_looks_at_the_other_speakers_close_by(library_client):
+    first = ask(library_client, "What did Morneau say about the fiscal anchor?")
+    body = ask(library_client, "What did Morneau say about the fiscal anchor?", first["answer"],
+               "Did anyone disagree?")
+    assert not body["abstained"]
+    top = body["sources"][0]
+    assert top["transcript"] == HEARING_ID and top["speaker"] != "Bill Morneau"
+    assert body["answer"].startswith("Pierre Poilievre: “"), body["answer"]
+
+
+def test_an_elliptical_follow_up_is_asked_with_its_subject(library_client):
+    first = ask(library_client, "Where did Xuan Jin work before Alibaba?")
+    body = ask(library_client, "Where did Xuan Jin work before Alibaba?", first["answer"], "And before that?")
+    assert body["standalone_question"] == "Where did Xuan Jin work before Alibaba? And before that?"
+    assert "Oracle" in body["answer"]
+
+
+@pytest.mark.parametrize("question", [
+    "What did the Prime Minister say about the price of Bitcoin?",
+    "What did anyone say about the Eurovision Song Contest?",
+    "Who won the Stanley Cup?",
+])
+def test_questions_about_what_no_transcript_mentions_abstain(library_client, question):
+    body = ask(library_client, question)
+    assert body["abstained"], body["answer"]
+    assert body["citations"] == [] and body["sources"]  # the closest passages are still listed
