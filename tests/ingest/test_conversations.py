@@ -22,12 +22,7 @@ from ingest.formats import parse_file
 from ingest.parse import UNNAMED, Transcript
 from ingest.speakers import SpeakerNames, clean_name, person
 from tests.fixtures.core import SAMPLE, SAMPLE_CHUNKS
-
-
-def _parse(tmp_path: Path, name: str, content: str) -> Transcript:
-    path = tmp_path / name
-    path.write_text(content, encoding="utf-8")
-    return parse_file(path, path.stem)
+from tests.ingest.helpers import parse_written
 
 
 def _check_spans(t: Transcript) -> None:
@@ -124,7 +119,7 @@ CHAIR, STE_MARIE, MORNEAU, DZEROWICZ = (
 
 
 def test_hearing_every_turn_kept_with_names_and_roles_carried_over(tmp_path):
-    t = _parse(tmp_path, "finance-23.txt", HEARING)
+    t = parse_written(tmp_path, "finance-23.txt", HEARING)
     assert t.kind == "conversation"
     assert (t.title, t.intro, t.interviewee) == (
         "Standing Committee on Finance, Meeting No. 23",
@@ -346,7 +341,7 @@ PODCAST_TIMES = [
 
 
 def test_markdown_podcast_two_hosts_and_a_guest(tmp_path):
-    t = _parse(tmp_path, "long-game-41.md", PODCAST_MD)
+    t = parse_written(tmp_path, "long-game-41.md", PODCAST_MD)
     assert t.kind == "conversation"
     assert t.title == "The Long Game, episode 41: why cities are planting forests"
     # the italic line before anyone speaks is the intro (turn 0), not a turn and not dropped
@@ -366,7 +361,7 @@ def test_markdown_podcast_two_hosts_and_a_guest(tmp_path):
 
 
 def test_webvtt_podcast_voices_keep_a_timestamp_per_turn(tmp_path):
-    t = _parse(tmp_path, "long-game-41.vtt", PODCAST_VTT)
+    t = parse_written(tmp_path, "long-game-41.vtt", PODCAST_VTT)
     assert t.kind == "conversation"
     assert (t.title, t.intro) == ("The Long Game, episode 41", "")
     # Cues of one voice in a row are one paragraph (an untagged cue continues the voice before it,
@@ -459,7 +454,7 @@ def test_srt_focus_group_every_participant_line_kept(tmp_path):
     """What the parser makes of each label style: `MODERATOR:` is the moderator's name as
     written (upper case kept); `P1 (Anna, 34):` and a later `P1:` are one speaker, `P1`; an
     unprefixed cue continues the speaker before it; `[laughter]` is a sound cue."""
-    t = _parse(tmp_path, "commute-group.srt", FOCUS_SRT)
+    t = parse_written(tmp_path, "commute-group.srt", FOCUS_SRT)
     assert t.kind == "conversation"
     assert (t.title, t.intro) == ("commute-group", "")
     got = [(u.number, u.speaker, u.prompted_by, u.timestamp, [p.text for p in u.paragraphs]) for u in t.turns]  # fmt: skip
@@ -498,11 +493,11 @@ def test_srt_focus_group_every_participant_line_kept(tmp_path):
 
 
 def test_srt_prefix_role_is_kept_as_in_text_formats(tmp_path):
-    srt_roles = {u.speaker: u.role for u in _parse(tmp_path, "group.srt", FOCUS_SRT).turns}
+    srt_roles = {u.speaker: u.role for u in parse_written(tmp_path, "group.srt", FOCUS_SRT).turns}
     txt = "Commute focus group\n\n" + "\n".join(
         line for line in FOCUS_SRT.splitlines() if line.startswith(("MODERATOR", "P"))
     )
-    txt_roles = {u.speaker: u.role for u in _parse(tmp_path, "group.txt", txt).turns}
+    txt_roles = {u.speaker: u.role for u in parse_written(tmp_path, "group.txt", txt).turns}
     assert txt_roles == {"MODERATOR": "", "P1": "Anna, 34", "P2": "Ben, 41", "P3": "Chloe, 27", "P4": "Dev, 52"}  # fmt: skip
     assert srt_roles == txt_roles
 
@@ -626,7 +621,7 @@ Interviewer: Thank you, Carla.
 
 
 def test_two_person_interview_stays_an_interview_and_keeps_the_back_channel(tmp_path):
-    t = _parse(tmp_path, "bakery.txt", BAKERY)
+    t = parse_written(tmp_path, "bakery.txt", BAKERY)
     assert t.kind == "interview"
     assert (t.title, t.interviewee) == ("Baking for a living: an interview with Carla Mendes", "Carla Mendes")  # fmt: skip
     # the greeting before the first question is the interviewer's, kept as the intro
@@ -686,7 +681,7 @@ ROTA = "The Chair (Hon. Anthony Rota (Nipissing, Lib.))"
 
 
 def test_hearing_label_with_lower_case_name_particle(tmp_path):
-    t = _parse(tmp_path, "hearing.txt", (
+    t = parse_written(tmp_path, "hearing.txt", (
         "Committee hearing\n\n"
         f"{ROTA}: We'll now go to Mr. d'Entremont.\n\n"
         "Mr. Chris d'Entremont (West Nova, CPC): Minister, when will the fishers' benefit be paid?\n\n"
@@ -708,7 +703,7 @@ def test_hearing_label_with_lower_case_name_particle(tmp_path):
 
 
 def test_hearing_label_with_accented_initial(tmp_path):
-    t = _parse(tmp_path, "hearing.txt", (
+    t = parse_written(tmp_path, "hearing.txt", (
         "Committee hearing\n\n"
         f"{ROTA}: Go ahead, Mr. Lefebvre.\n\n"
         "Mr. Éric Lefebvre (Beauce, CPC): Minister, when will the benefit be extended?\n\n"
@@ -722,7 +717,7 @@ def test_hearing_label_with_accented_initial(tmp_path):
 
 
 def test_hearing_unlabelled_paragraph_after_a_members_question_is_the_member(tmp_path):
-    t = _parse(tmp_path, "hearing.txt", (
+    t = parse_written(tmp_path, "hearing.txt", (
         "Committee hearing\n\n"
         f"{ROTA}: Go ahead, Ms. Kwan.\n\n"
         "Ms. Jenny Kwan (Vancouver East, NDP): Minister, when will the benefit be extended?\n\n"
@@ -767,7 +762,7 @@ Hon. Patty Hajdu: I don't have that number with me. I will get it to the committ
 
 
 def test_hearing_with_a_multi_paragraph_statement_is_still_a_conversation(tmp_path):
-    t = _parse(tmp_path, "health-7.txt", OPENING_STATEMENT)
+    t = parse_written(tmp_path, "health-7.txt", OPENING_STATEMENT)
     assert t.kind == "conversation"
     assert [(u.speaker, u.role, len(u.paragraphs)) for u in t.turns] == [
         ("Ron McKinnon", "The Chair", 1),
@@ -786,7 +781,7 @@ def test_hearing_with_a_multi_paragraph_statement_is_still_a_conversation(tmp_pa
     "paragraph (it is outside the spans)",
 )
 def test_hearing_word_and_colon_opening_a_continuation_is_not_a_speaker(tmp_path):
-    t = _parse(tmp_path, "hearing.txt", (
+    t = parse_written(tmp_path, "hearing.txt", (
         "Committee hearing\n\n"
         f"{ROTA}: Minister, the floor is yours.\n\n"
         "Hon. Bill Morneau (Minister of Finance): We will keep adjusting these programs.\n\n"

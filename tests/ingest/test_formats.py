@@ -15,6 +15,7 @@ from ingest.formats import PARSERS, parse_file
 from ingest.parse import Transcript, TranscriptError, looks_labelled
 from ingest.sync import sync_paths
 from tests.fixtures.core import SAMPLE
+from tests.ingest.helpers import parse_written
 
 MARKDOWN = """\
 ---
@@ -219,12 +220,6 @@ def _write_labelled_docx(path: Path) -> Path:
     return path
 
 
-def _parse(tmp_path: Path, name: str, content: str) -> Transcript:
-    path = tmp_path / name
-    path.write_text(content, encoding="utf-8")
-    return parse_file(path, path.stem)
-
-
 def _check_spans(t: Transcript) -> None:
     for turn in t.turns:
         assert turn.paragraphs
@@ -244,7 +239,7 @@ def test_registry_covers_every_format():
 
 @pytest.mark.parametrize("suffix", [".md", ".markdown"])
 def test_markdown_headings_bold_questions_and_markup(tmp_path, suffix):
-    t = _parse(tmp_path, f"acme{suffix}", MARKDOWN)
+    t = parse_written(tmp_path, f"acme{suffix}", MARKDOWN)
     assert t.title == "Building Acme: robots for small farms"
     assert (t.interviewee, t.role) == ("Jane Doe", "founder of Acme Robotics")
     assert t.intro == "Our editor sat down with Jane Doe, the founder of Acme Robotics, to talk about farming."
@@ -269,7 +264,7 @@ def test_markdown_headings_bold_questions_and_markup(tmp_path, suffix):
 def test_markdown_podcast_with_a_host_and_two_guests_is_a_conversation(tmp_path):
     """Two guests: not one interviewer and one interviewee. Every turn is kept in order, the
     host's back-channel ("Right.") too, each with the end of the turn before it as context."""
-    t = _parse(tmp_path, "podcast.md", MARKDOWN_LABELLED)
+    t = parse_written(tmp_path, "podcast.md", MARKDOWN_LABELLED)
     assert t.title == "Podcast episode 12"
     assert t.kind == "conversation"
     assert [(u.number, u.speaker, u.prompted_by, [p.text for p in u.paragraphs]) for u in t.turns] == [
@@ -293,7 +288,7 @@ def test_markdown_podcast_with_a_host_and_two_guests_is_a_conversation(tmp_path)
 def test_speaker_labelled_text_with_two_answering_speakers_is_a_conversation(tmp_path):
     """An interviewer and two people who answer: every turn kept (the interviewer's "Mm-hmm."
     and goodbye too), roles as written, each turn with what came just before it."""
-    t = _parse(tmp_path, "acme.txt", LABELLED_TXT)
+    t = parse_written(tmp_path, "acme.txt", LABELLED_TXT)
     assert t.title == "Acme engineering interview"
     assert t.kind == "conversation"
     assert t.intro == "Recorded: 12 March 2024"
@@ -316,7 +311,7 @@ def test_speaker_labelled_text_with_two_answering_speakers_is_a_conversation(tmp
 
 
 def test_q_and_a_labels(tmp_path):
-    t = _parse(tmp_path, "qa.txt", QA_TXT)
+    t = parse_written(tmp_path, "qa.txt", QA_TXT)
     assert t.title == "qa"
     assert _summary(t) == [
         ("What is your name?", "Interviewee", "", ["My name is Sam."]),
@@ -330,7 +325,7 @@ def test_interviewer_found_by_who_asks(tmp_path):
         "Ana: What got you into pottery?\nBen: My grandmother had a wheel.\n"
         "Ana: Do you still use it?\nBen: Every day, in the shed.\n"
     )
-    t = _parse(tmp_path, "pottery.txt", text)
+    t = parse_written(tmp_path, "pottery.txt", text)
     assert [(turn.question, turn.speaker) for turn in t.turns] == [
         ("What got you into pottery?", "Ben"),
         ("Do you still use it?", "Ben"),
@@ -344,7 +339,7 @@ def test_plain_text_is_not_mistaken_for_speaker_labels():
 
 
 def test_webvtt_voices_and_timestamps(tmp_path):
-    t = _parse(tmp_path, "acme.vtt", VTT)
+    t = parse_written(tmp_path, "acme.vtt", VTT)
     assert t.title == "Acme podcast"
     assert (t.interviewee, t.role) == ("Jane Doe", "CEO of Acme")
     assert t.intro == "Welcome! Today we speak with Jane Doe, the CEO of Acme, about robots."
@@ -360,7 +355,7 @@ def test_webvtt_voices_and_timestamps(tmp_path):
 
 
 def test_srt_without_speakers_questions_end_with_a_question_mark(tmp_path):
-    t = _parse(tmp_path, "chairs.srt", SRT)
+    t = parse_written(tmp_path, "chairs.srt", SRT)
     assert t.title == "chairs"
     assert (t.interviewee, t.role) == ("Sam Lee", "head of design at Beta Chairs")
     assert _summary(t) == [
@@ -373,7 +368,7 @@ def test_srt_without_speakers_questions_end_with_a_question_mark(tmp_path):
 
 
 def test_srt_with_name_prefixes(tmp_path):
-    t = _parse(tmp_path, "lisbon.srt", SRT_SPEAKERS)
+    t = parse_written(tmp_path, "lisbon.srt", SRT_SPEAKERS)
     assert _summary(t) == [
         ("What brought you to Lisbon?", "Maria", "00:00:03", [
             "The light, and the food. It is a city for painters.",
@@ -394,7 +389,7 @@ def test_srt_names_only_where_the_speaker_changes(tmp_path):
     text = "\n".join(
         f"{n}\n{ts},000 --> {ts},900\n{line}\n" for n, (line, ts) in enumerate(cues, 1)
     )
-    t = _parse(tmp_path, "town.srt", text)
+    t = parse_written(tmp_path, "town.srt", text)
     assert _summary(t) == [
         ("Where did you grow up?", "Lena", "00:00:03", ["In a small town by the sea."]),
         ("Do you miss it?", "Lena", "00:00:10", ["Every winter."]),
@@ -442,7 +437,7 @@ NO_QUESTIONS = {
 @pytest.mark.parametrize("name", sorted(NO_QUESTIONS))
 def test_no_questions_is_an_actionable_error(tmp_path, name):
     with pytest.raises(TranscriptError, match=r"no interviewer questions with answers.*expected"):
-        _parse(tmp_path, name, NO_QUESTIONS[name])
+        parse_written(tmp_path, name, NO_QUESTIONS[name])
 
 
 def test_docx_without_questions_is_an_error(tmp_path):
