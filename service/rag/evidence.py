@@ -132,7 +132,7 @@ class EvidenceBuilder:
             prefixes = snap.prefixes = {t[:PREFIX] for t in snap.idf}
         unknown = 0
         for n, word in enumerate(topic):
-            specific = len(word) >= SPECIFIC_LETTERS or (n > 0 and word[:1].isupper())
+            specific = len(word) >= SPECIFIC_LETTERS or (n > 0 and word[:1].isupper() and len(word) >= 3)
             stems = self.tokenizer.query_tokens(word)
             if specific and stems and all(t not in snap.idf and t[:PREFIX] not in prefixes for t in stems):
                 unknown += 1

@@ -113,7 +113,7 @@ class ExtractiveAnswerer:
     passage_weight = 0.4  # per σ of the fused retrieval score (service/rag/retrieve.py)
     opening_weight = 0.6
     margin = 0.25
-    unknown_weight = 0.5  # evidence lost per share of the question's topic no transcript mentions
+    unknown_weight = 1.0  # evidence lost per share of the question's topic no transcript mentions
     max_sentences = 3
 
     def __init__(self, threshold: float):
