@@ -206,9 +206,9 @@ class Retriever:
             whole: dict[int, list[str]] = defaultdict(list)
             for row, toks in enumerate(corpus):
                 whole[int(transcript_of[row])] += toks
+            titles = {m.get(ix.K_TRANSCRIPT, ""): m.get(ix.K_TITLE, "") for m in metas}
             for n, t in enumerate(transcript_ids):
-                title = next(m.get(ix.K_TITLE, "") for m in metas if m.get(ix.K_TRANSCRIPT, "") == t)
-                whole[n] += self.tokenizer.tokens(title)
+                whole[n] += self.tokenizer.tokens(titles[t])
             transcript_bm25 = self._bm25([whole[n] for n in range(len(transcript_ids))])
             df: dict[str, int] = defaultdict(int)
             for toks in corpus:
