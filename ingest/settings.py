@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     abstain_threshold: float = Field(
-        0.53,
+        0.36,
         ge=0.0,
         le=1.0,
         description="Below this evidence score the built-in answerer abstains; set from "

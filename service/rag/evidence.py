@@ -1,16 +1,16 @@
 """The evidence stage: everything the built-in answerer weighs, computed once for the top passages.
 
-For each of the first EVIDENCE_PASSAGES passages (DIGEST_PASSAGES for a digest) it gathers the passage's sentences (read from the
-sentence collection, kept on the snapshot), each sentence's cosine to the question with the
-sentence encoded on its own, each sentence's stemmed tokens, and the cosine between the question
-and the interviewer question the passage answers; for the question, its tokens and their IDF
-weights. The answerer (service/rag/extractive.py) receives this as an `Evidence` and reads nothing
-else: no store, no model.
+For each of the first EVIDENCE_PASSAGES passages (DIGEST_PASSAGES for a digest) it gathers the
+passage's sentences (read from the sentence collection, kept on the snapshot), each sentence's
+cosine to the question, each sentence's stemmed tokens, and, for an interview answer, the cosine
+between the question and the interviewer question it answers; for the question, its tokens and
+their IDF weights, and how much of its topic the index and the passages never mention. The
+answerer (service/rag/extractive.py) receives this as an `Evidence` and reads nothing else: no
+store, no model.
 
-The sentence vectors are each sentence encoded alone, as the answerer's scores and the abstention
-threshold were calibrated with. The index stores late-chunked sentence vectors (cheap at ingest,
-used for search); these are computed here for the few sentences of the top passages only, and
-cached (bounded, oldest out first).
+The sentence vectors are the ones ingest stored: late-chunked, from the same forward pass as their
+passage (ingest/embed.py), so nothing is encoded here but an interview's question on first use
+(cached, bounded, oldest out first). A first-time question costs one query encode in all.
 """
 
 from __future__ import annotations
@@ -67,6 +67,9 @@ class Evidence:
     # the share of the question's topic words that no transcript uses in any form ("Bitcoin" in
     # hearings on the pandemic): a question about them is most likely not covered
     unknown: float = 0.0
+    # the IDF-weighted share of the question's topic words that none of these passages uses, in
+    # any form: passages that never name what was asked about hold no answer to it
+    missing: float = 0.0
     pinned: int = 0  # the first passages are what the conversation points at (service/rag/followup.py)
 
 
@@ -87,7 +90,6 @@ class EvidenceBuilder:
         self.passages = passages
         self.tokenizer = Tokenizer()
         self.question_vectors: dict[str, np.ndarray] = {}  # interviewer question -> embedding
-        self.sentence_vectors: dict[str, np.ndarray] = {}  # sentence -> embedding (on its own)
         self.lock = threading.Lock()  # writers of the caches (and of a snapshot's sentence records)
 
     def build(self, retrieval: Retrieval) -> Evidence:
@@ -101,21 +103,38 @@ class EvidenceBuilder:
         if not hits:
             return Evidence(retrieval.question, tokens, weights, (), unknown)
         records = self.sentence_records(retrieval.snapshot, hits)
-        vecs = self.vectors(self.sentence_vectors, [doc for lst in records.values() for doc, _ in lst])
-        questions = [h.meta.get(ix.K_QUESTION, "") for h in hits]
-        qvecs = self.vectors(self.question_vectors, questions)
+        # An interview answer's question says what was asked: an opening that answers what the
+        # user asks states the point. A conversation turn answers no one question.
+        questions = [h.meta.get(ix.K_QUESTION, "") if h.meta.get(ix.K_KIND) != "conversation" else ""
+                     for h in hits]
+        qvecs = self.vectors(self.question_vectors, [q for q in questions if q])
         passages = []
         for n, (hit, question) in enumerate(zip(hits, questions), 1):
             sentences = tuple(
                 Sentence(doc, meta[ix.K_SENT], meta[ix.K_START], meta[ix.K_END],
-                         similarity(retrieval, vecs[doc]), tuple(self.tokenizer.tokens(doc)))
-                for doc, meta in records[hit.id]
+                         similarity(retrieval, vec), tuple(self.tokenizer.tokens(doc)))
+                for doc, meta, vec in records[hit.id]
             )
+            asked = float(np.dot(retrieval.qvec, qvecs[question])) if question else 0.0
             passages.append(Passage(
-                n, hit.score, int(hit.meta.get(ix.K_PIECE, 1)) == 1,
-                float(np.dot(retrieval.qvec, qvecs[question])), hit.meta.get(ix.K_SPEAKER, ""), sentences,
+                n, hit.score, int(hit.meta.get(ix.K_PIECE, 1)) == 1, asked, hit.meta.get(ix.K_SPEAKER, ""), sentences,
             ))
-        return Evidence(retrieval.question, tokens, weights, tuple(passages), unknown, retrieval.pinned)
+        return Evidence(retrieval.question, tokens, weights, tuple(passages), unknown,
+                        self.missing_share(retrieval, passages), retrieval.pinned)
+
+    def missing_share(self, retrieval: Retrieval, passages: list[Passage]) -> float:
+        """The IDF-weighted share of the topic words (search words less the named speakers' names)
+        that no sentence of the passages uses, not even by their first PREFIX letters."""
+        topic = set(self.tokenizer.query_tokens(topic_text(retrieval.question, set(retrieval.speakers))))
+        if not topic:
+            return 0.0
+        used = {t for p in passages for s in p.sentences for t in s.tokens}
+        used |= {t[:PREFIX] for t in used}
+        idf = retrieval.snapshot.idf
+        unseen = max(idf.values(), default=1.0)
+        weight = {t: idf.get(t, unseen) for t in topic}
+        missing = sum(w for t, w in weight.items() if t not in used and t[:PREFIX] not in used)
+        return missing / (sum(weight.values()) or 1.0)
 
     def unknown_share(self, retrieval: Retrieval) -> float:
         """The share of the topic words (search words less the named speakers' names) that are
@@ -138,19 +157,20 @@ class EvidenceBuilder:
                 unknown += 1
         return unknown / len(topic)
 
-    def sentence_records(self, snap: Snapshot, hits: list[Hit]) -> dict[str, list[tuple[str, dict]]]:
-        """The sentence records (text, metadata) of each hit, in order; read from Chroma on first use.
+    def sentence_records(self, snap: Snapshot, hits: list[Hit]) -> dict[str, list[tuple[str, dict, np.ndarray]]]:
+        """The sentence records (text, metadata, stored vector) of each hit, in order; read from
+        Chroma on first use.
 
         Only whole records are kept on the snapshot: a sync may be rewriting a chunk's sentences.
         """
         records = snap.sentence_records
         missing = [h for h in hits if h.id not in records]
-        fresh: dict[str, list[tuple[str, dict]]] = {h.id: [] for h in missing}
+        fresh: dict[str, list[tuple[str, dict, np.ndarray]]] = {h.id: [] for h in missing}
         if missing:
             ids = [ix.sentence_id(h.id, j) for h in missing for j in range(int(h.meta.get(ix.K_NSENT, 0)))]
-            got = snap.sentences.get(ids=ids, include=["documents", "metadatas"]) if ids else None
-            for doc, meta in zip(got["documents"], got["metadatas"]) if got else ():
-                fresh[meta[ix.K_CHUNK]].append((doc, meta))
+            got = snap.sentences.get(ids=ids, include=["documents", "metadatas", "embeddings"]) if ids else None
+            for doc, meta, vec in zip(got["documents"], got["metadatas"], got["embeddings"]) if got else ():
+                fresh[meta[ix.K_CHUNK]].append((doc, meta, np.asarray(vec, dtype=np.float32)))
             for lst in fresh.values():
                 lst.sort(key=lambda x: x[1][ix.K_SENT])
             with self.lock:

@@ -114,6 +114,7 @@ class ExtractiveAnswerer:
     opening_weight = 0.6
     margin = 0.25
     unknown_weight = 1.0  # evidence lost per share of the question's topic no transcript mentions
+    missing_weight = 0.2  # evidence lost per (IDF-weighted) share of the topic the passages never use
     max_sentences = 3
 
     def __init__(self, threshold: float):
@@ -153,15 +154,16 @@ class ExtractiveAnswerer:
         quotes = self.score_sentences(evidence)
         if evidence.pinned:
             return self.pinned(quotes, evidence.pinned)
+        penalty = self.unknown_weight * evidence.unknown + self.missing_weight * evidence.missing
         if is_digest(evidence.question):
-            return self.digest(quotes, self.unknown_weight * evidence.unknown)
+            return self.digest(quotes, penalty)
         question = evidence.question
         kind = answer_type(question)
         ranked = sorted(quotes, key=lambda q: -q.score)
         who_said = asks_who_said(question)
         typed = [q for q in ranked if holds_type(kind, q.text, question) or (who_said and names_a_speaker(q, question))]
         best = typed[0] if typed else None
-        strength = best.score - self.unknown_weight * evidence.unknown if best else None
+        strength = best.score - penalty if best else None
         if should_abstain(strength, self.threshold):
             return Answer(ABSTAIN_TEXT, True, evidence=round(strength or 0.0, 4))
         if who_said:

@@ -146,7 +146,7 @@ class Retrieval:
     question: str
     search_query: str
     hits: list[Hit]
-    qvec: np.ndarray  # embedding of the question itself (for sentence scoring)
+    qvec: np.ndarray  # embedding of the question as searched (`query_text`), for sentence scoring
     ms: float  # time spent retrieving
     snapshot: Snapshot  # the index generation the hits come from
     speakers: frozenset[str] = frozenset()  # the speakers the question names
@@ -307,11 +307,15 @@ class Retriever:
         keyword = [self._pool.submit(self._keyword, snap, q) for q in queries]
         named = set().union(*(snap.speakers.mentioned(q) for q in queries)) & set(snap.speaker_rows)
         laps = Laps()
-        vecs = self.embedder.encode([question, topic_text(question, named)] + [query_text(q) for q in queries])
+        # One encode of each distinct text: the search text of each query, and the topic (the
+        # search text without the named speakers' names) only when it differs.
+        texts = list(dict.fromkeys([query_text(q) for q in queries] + [topic_text(question, named)]))
+        encoded = dict(zip(texts, self.embedder.encode(texts)))
         laps.lap("embed")
-        topic, vecs = vecs[1], [vecs[0], *vecs[2:]]
+        vecs = [encoded[query_text(q)] for q in queries]
+        topic = encoded[topic_text(question, named)]
         fused = cosine = None
-        for vec, kw in zip(vecs[1:], keyword):
+        for vec, kw in zip(vecs, keyword):
             scores, cos = self._score(snap, kw.result(), vec, named)
             fused = scores if fused is None else np.maximum(fused, scores)
             cosine = cos if cosine is None else np.maximum(cosine, cos)
