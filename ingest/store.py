@@ -54,6 +54,11 @@ def chunk_id(transcript: str, turn: int, piece: int) -> str:
     return f"{transcript}#t{turn:03d}p{piece:02d}"
 
 
+def transcript_of(chunk: str) -> str:
+    """The transcript id inside a chunk id (the inverse of `chunk_id`)."""
+    return chunk[: chunk.rindex("#t")]
+
+
 def sentence_id(chunk: str, index: int) -> str:
     return f"{chunk}s{index:02d}"
 

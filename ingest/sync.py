@@ -130,12 +130,40 @@ def discover(paths: Iterable[Path], report: SyncReport) -> tuple[list[Source], l
     return sources, roots
 
 
-def _existing(collection) -> dict[str, dict]:
-    """id -> metadata of every chunk in the index."""
-    out: dict[str, dict] = {}
-    for got in ix.read_pages(collection, ["metadatas"]):
-        out.update(zip(got["ids"], got["metadatas"]))
-    return out
+class Indexed:
+    """What the chunk collection holds, read as little as a no-change sync needs: every chunk id
+    (by transcript) and one record per transcript, in two calls. A transcript's full metadata is
+    read only when its file changed; `current` asks Chroma which chunks carry their file's
+    fingerprint without reading their metadata."""
+
+    def __init__(self, collection):
+        self.collection = collection
+        self.ids: dict[str, list[str]] = {}
+        for cid in collection.get(include=[])["ids"]:
+            self.ids.setdefault(ix.transcript_of(cid), []).append(cid)
+        firsts = [ids[0] for ids in self.ids.values()]
+        got = collection.get(ids=firsts, include=["metadatas"]) if firsts else {"ids": [], "metadatas": []}
+        self.head = {ix.transcript_of(cid): meta for cid, meta in zip(got["ids"], got["metadatas"])}
+
+    def current(self, fingerprints: dict[str, str]) -> set[str]:
+        """The transcripts (of those given, with their file's fingerprint) whose every chunk has
+        that fingerprint and whose chunk count is the one their last sync wrote."""
+        wanted = {t: fp for t, fp in fingerprints.items()
+                  if self.head.get(t, {}).get(ix.K_FILE) == fp and self.head[t].get(ix.K_NCHUNKS) == len(self.ids[t])}
+        if not wanted:
+            return set()
+        clauses = [{"$and": [{ix.K_TRANSCRIPT: t}, {ix.K_FILE: fp}]} for t, fp in wanted.items()]
+        got = self.collection.get(where=clauses[0] if len(clauses) == 1 else {"$or": clauses}, include=[])
+        count: dict[str, int] = {}
+        for cid in got["ids"]:
+            count[ix.transcript_of(cid)] = count.get(ix.transcript_of(cid), 0) + 1
+        return {t for t in wanted if count.get(t) == len(self.ids[t])}
+
+    def chunks(self, transcript: str) -> dict[str, dict]:
+        """id -> metadata of every chunk of one transcript."""
+        ids = self.ids.get(transcript, [])
+        got = self.collection.get(ids=ids, include=["metadatas"]) if ids else {"ids": [], "metadatas": []}
+        return dict(zip(got["ids"], got["metadatas"]))
 
 
 def _batches(items: list, size: int):
@@ -154,25 +182,31 @@ def plan_sync(
     """Parse and chunk every transcript and compare with the index; writes nothing."""
     report = SyncReport()
     sources, roots = discover(paths, report)
-    existing = _existing(chunks_collection)
-    by_transcript: dict[str, dict[str, dict]] = {}
-    for cid, meta in existing.items():
-        by_transcript.setdefault(meta[ix.K_TRANSCRIPT], {})[cid] = meta
+    indexed = Indexed(chunks_collection)
+    fingerprints: dict[Path, str | OSError] = {}
+    for src in sources:
+        try:
+            fingerprints[src.path] = file_fingerprint(src.path.read_bytes(), settings)
+        except OSError as exc:
+            fingerprints[src.path] = exc
+    # Same bytes, same chunking, every piece written (a sync killed half-way left some stale or
+    # missing): nothing to parse, embed or write.
+    current = indexed.current({s.transcript_id: fp for s in sources
+                               if isinstance(fp := fingerprints[s.path], str) and s.transcript_id in indexed.ids})
     seen: set[str] = set()
     for i, src in enumerate(sources):
         if progress:
             progress("parse", i, len(sources))
-        old = by_transcript.get(src.transcript_id, {})
         try:
-            fingerprint = file_fingerprint(src.path.read_bytes(), settings)
-            if src.transcript_id not in seen and old and all(
-                m.get(ix.K_FILE) == fingerprint and m.get(ix.K_NCHUNKS) == len(old) for m in old.values()
-            ):  # (the count guards against a sync killed after writing only some pieces)
-                # Same bytes, same chunking: nothing to parse, embed or write.
+            fingerprint = fingerprints[src.path]
+            if isinstance(fingerprint, OSError):
+                raise fingerprint
+            if src.transcript_id not in seen and src.transcript_id in current:
                 seen.add(src.transcript_id)
                 report.transcripts += 1
-                report.dropped_lines += int(next(iter(old.values())).get(ix.K_DROPPED, 0))
-                report.plans.append(TranscriptPlan(src.transcript_id, str(src.path), unchanged=len(old)))
+                report.dropped_lines += int(indexed.head[src.transcript_id].get(ix.K_DROPPED, 0))
+                report.plans.append(TranscriptPlan(src.transcript_id, str(src.path),
+                                                   unchanged=len(indexed.ids[src.transcript_id])))
                 continue
             transcript: Transcript = parse_file(src.path, src.transcript_id)
         except TranscriptError as exc:
@@ -190,6 +224,7 @@ def plan_sync(
             continue
         seen.add(src.transcript_id)
         report.transcripts += 1
+        old = indexed.chunks(src.transcript_id)
         dropped = sum(len(d.splitlines()) for d in transcript.dropped)
         report.dropped_lines += dropped
         chunks = chunk_transcript(transcript, settings.chunk_max_chars, str(src.path))
@@ -216,12 +251,12 @@ def plan_sync(
     if progress:
         progress("parse", len(sources), len(sources))
     # Transcripts indexed from a synced folder whose file is gone: delete all their chunks.
-    for tid, old in sorted(by_transcript.items()):
+    for tid, ids in sorted(indexed.ids.items()):
         if tid in seen:
             continue
-        source = Path(next(iter(old.values())).get(ix.K_SOURCE, ""))
+        source = Path(indexed.head.get(tid, {}).get(ix.K_SOURCE, ""))
         if any(source.is_relative_to(root) for root in roots) and not source.exists():
-            report.plans.append(TranscriptPlan(tid, str(source), deleted=sorted(old), removed=True))
+            report.plans.append(TranscriptPlan(tid, str(source), deleted=sorted(ids), removed=True))
     for plan in report.plans:
         report.added += len(plan.added)
         report.updated += len(plan.updated)

@@ -174,3 +174,26 @@ def test_two_writers_from_the_same_state_record_different_versions(settings):
     assert ix.read_state(client, settings).version == first  # round-trips through Chroma (int64)
     later = ix.next_version(ix.read_state(client, settings))
     assert later > first
+
+
+@pytest.mark.parametrize("damage", ["stale fingerprint", "missing piece"])
+def test_a_half_written_transcript_is_not_taken_for_unchanged(settings, embedder, damage):
+    """A no-change sync reads ids and one record per transcript; a transcript whose pieces were
+    left half-written (one still carries an older file's fingerprint, or one is missing) is
+    re-read and completed, not skipped."""
+    client = ix.chroma_client(settings)
+    sync_paths([settings.transcripts_dir], settings, embedder, client)
+    chunks = ix.open_collection(client, settings, ix.CHUNK_SUFFIX)
+    ids = sorted(chunks.get(include=[])["ids"])
+    victim = ids[len(ids) // 2]
+    if damage == "stale fingerprint":
+        chunks.update(ids=[victim], metadatas=[{ix.K_FILE: "an older file"}])
+    else:
+        chunks.delete(ids=[victim])
+    again = sync_paths([settings.transcripts_dir], settings, embedder, client)
+    assert again.added + again.updated + len([c for p in again.plans for c in p.touched]) >= 1
+    got = chunks.get(include=["metadatas"])
+    assert sorted(got["ids"]) == ids
+    assert len({m[ix.K_FILE] for m in got["metadatas"]}) == 1
+    third = sync_paths([settings.transcripts_dir], settings, embedder, client)
+    assert (third.added, third.updated, third.unchanged) == (0, 0, SAMPLE_CHUNKS)
