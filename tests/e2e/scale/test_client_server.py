@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -167,6 +168,10 @@ def test_uvicorn_two_workers_against_one_chroma(tmp_path, server_settings, chrom
 
     try:
         assert wait_until(ready, timeout=240, every=0.5), (tmp_path / "serve.log").read_text()[-3000:]
+        # the workers run with glibc's malloc arenas capped (service/serve.py cap_malloc_arenas)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        environs = [Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") for pid in children]
+        assert environs and all(b"MALLOC_ARENA_MAX=2" in env for env in environs), children
         body = httpx.post(f"{base}/v1/chat", json={"messages": [{"role": "user", "content": NEW_QUESTION}]},
                           timeout=60).json()
         assert not cites_lighthouse(body)
