@@ -116,6 +116,9 @@ class ExtractiveAnswerer:
     unknown_weight = 1.0  # evidence lost per share of the question's topic no transcript mentions
     missing_weight = 0.2  # evidence lost per (IDF-weighted) share of the topic the passages never use
     max_sentences = 3
+    # another passage's best sentence is quoted too (what was said, not a typed fact) when it
+    # answers within this of the best one: the same point made in another turn, or by another speaker
+    other_passage_margin = 0.2
 
     def __init__(self, threshold: float):
         self.threshold = threshold
@@ -176,6 +179,9 @@ class ExtractiveAnswerer:
         # A question of a kind ("who…") often has several answers in the same passage; then the
         # strongest other sentences, if close: a second or third quote only when it adds.
         extras = [q for q in typed if q.n == best.n] if kind else []
+        if not kind:  # what was said: another passage that says it about as well (another turn)
+            extras += [q for q in self.one_per_passage(sorted(quotes, key=lambda q: -q.base))
+                       if q.n != best.n and q.base >= best.base - self.other_passage_margin]
         extras += [q for q in (typed if kind else ranked) if q.score >= best.score - self.margin]
         lead = len(chosen)
         for q in extras:
@@ -184,6 +190,8 @@ class ExtractiveAnswerer:
             if q not in chosen:
                 chosen.append(q)
         chosen[lead:] = sorted(chosen[lead:], key=lambda q: (q.n, q.start))  # the rest in reading order
+        if len({q.speaker for q in chosen}) > 1:
+            return self.by_speaker(chosen, strength)
         speaker = chosen[0].speaker
         body = " ".join(f"“{q.text}” [{q.n}]" for q in chosen)
         return Answer(f"{speaker}: {body}" if speaker else body, False, chosen, round(strength, 4))

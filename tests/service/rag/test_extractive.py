@@ -164,7 +164,7 @@ def test_at_most_three_sentences_in_passage_then_source_order():
     ev = evidence("What drives the company?", passage(2, *[(t, 0.75) for t in texts], speaker="Bo"),
                   passage(1, ("Six.", 0.8125)))
     got = answer(ev)
-    assert got.text == "Ann Lee: “Six.” [1] “One.” [2] “Two.” [2]"
+    assert got.text == "Ann Lee: “Six.” [1]\nBo: “One.” [2] “Two.” [2]"  # each quote under its speaker
     assert [(q.n, q.start, q.end) for q in got.quotes] == [(1, 0, 4), (2, 0, 4), (2, 100, 104)]
 
 
@@ -182,11 +182,13 @@ def test_a_question_of_a_kind_quotes_the_other_sentences_of_that_kind_in_the_bes
 @pytest.mark.parametrize(
     "speakers,text",
     [
-        (("Ann Lee", "Bo Chen"), "Ann Lee: “Best.” [1] “Close.” [2]"),
-        (("", "Bo Chen"), "“Best.” [1] “Close.” [2]"),  # no speaker: no prefix
+        (("Ann Lee", "Bo Chen"), "Ann Lee: “Best.” [1]\nBo Chen: “Close.” [2]"),
+        (("", "Bo Chen"), "“Best.” [1]\nBo Chen: “Close.” [2]"),  # no speaker: no prefix
+        (("Ann Lee", "Ann Lee"), "Ann Lee: “Best.” [1] “Close.” [2]"),
     ],
 )
 def test_the_answer_opens_with_the_speaker_of_its_first_quote(speakers, text):
+    """Each quote stands under the name of the person who said it: one line a speaker."""
     ev = evidence("What drives the company?", passage(1, ("Best.", 0.875), speaker=speakers[0]),
                   passage(2, ("Close.", 0.75), speaker=speakers[1]))
     assert answer(ev).text == text
@@ -225,3 +227,12 @@ def test_sentence_scores_add_lexical_overlap_passage_lead_and_opening():
         (1, "Fast.", 0.25),  # third sentence: no opening bonus
         (2, "Cloud.", pytest.approx(0.5 + 0.5 * 0.25 - 0.4 * 0.25)),  # not an opening piece
     ]
+
+
+def test_what_was_said_quotes_another_turn_that_says_it_about_as_well():
+    """The same point made in a second turn is quoted too; a much weaker one is not."""
+    ev = evidence("What drives the company?", passage(1, ("Best.", 0.875), ("Filler.", 0.125)),
+                  passage(2, ("Also close.", 0.8), ("Other.", 0.1)), passage(3, ("Far.", 0.5)))
+    got = answer(ev)
+    assert got.quotes[0].text == "Best."
+    assert "Also close." in got.text and "Far." not in got.text
