@@ -106,9 +106,11 @@ class Embedder(Embeddings):
         for lo in range(0, len(order), self.batch_size):
             idx = order[lo : lo + self.batch_size]
             batch = [texts[i] for i in idx]
-            features = model.preprocess(batch)
-            offsets = tokenizer(batch, padding=True, truncation=True, max_length=max_len,
-                                return_offsets_mapping=True, return_tensors="np")["offset_mapping"]
+            # One tokenisation gives the model's input and each token's character offsets (the
+            # model's own `preprocess` tokenises the same way: same padding, truncation, length).
+            features = dict(tokenizer(batch, padding=True, truncation="longest_first", max_length=max_len,
+                                      return_offsets_mapping=True, return_tensors="pt"))
+            offsets = features.pop("offset_mapping").numpy()
             with torch.inference_mode():
                 out = model.forward(features)
             tokens = out["token_embeddings"].numpy()

