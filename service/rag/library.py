@@ -55,8 +55,9 @@ def _file_name(source: str) -> str | None:
 _URL = r"https?://[^\s<>\"'()\[\]]+"
 # "Video: https://…", "Recording (audio): https://…": a labelled address is the recording, whatever it ends with
 _MEDIA_LINE = re.compile(
-    r"\b(?:video|audio|media|recording|watch|listen|podcast|stream)\b[^\n:]{0,40}:[ \t]*(" + _URL + ")", re.I)
-_MEDIA_FILE = re.compile(r"\.(?:mp4|m4v|mov|webm|mkv|mp3|m4a|aac|ogg|oga|opus|wav|flac)$", re.I)
+    r"\b(?:video|audio|media|recording|watch|listen|podcast|stream)\b[^\n:]{0,40}:[ \t]*(" + _URL + ")",
+    re.IGNORECASE)
+_MEDIA_FILE = re.compile(r"\.(?:mp4|m4v|mov|webm|mkv|mp3|m4a|aac|ogg|oga|opus|wav|flac)$", re.IGNORECASE)
 _VIDEO_HOSTS = ("youtube.com", "www.youtube.com", "m.youtube.com", "youtu.be", "vimeo.com", "www.vimeo.com")
 
 
