@@ -1,17 +1,28 @@
 /* main.js: the wiring of the chat page, loaded by index.html as the one module. It owns the turns
- * on the page (paint / unpaint, one repaint per frame while streaming, following the bottom), the
- * status line and the starters, sending a question and what happens when it is stopped or fails,
- * the composer (Enter sends, Shift+Enter adds a line, Escape stops, it grows with its text), New
- * chat, following another tab, and where focus goes. It imports the rest:
- *   api.js (the service), store.js (the conversation and its storage), render.js (the nodes),
- *   dialog.js (the passage dialog).
+ * on the page (paint / unpaint, one repaint per frame while streaming, keeping the top of a new
+ * answer in view), the status line and the starters, sending a question (with the conversation's
+ * scope as filters) and what happens when it is stopped, fails or is cut off by a reload;
+ * regenerate and edit; copy and export; switching conversations; following another tab; and
+ * where focus goes. The parts:
+ *   api.js (the service), store.js (the conversations), render.js + richtext.js + dom.js (the
+ *   nodes), composer.js (the question box), scope.js (what questions ask about), library.js,
+ *   reader.js (a transcript, or a source inside it), chats.js (the saved list), panels.js
+ *   (side panels and drawers), markdown.js (export), theme.js (dark / light).
  * Plain JS, no build step, no dependencies.
  */
 
 import { UNREACHABLE, asApiError, ask, getHealth, getStarters } from "./api.js";
-import { closePassage, openPassage, setUpPassageDialog } from "./dialog.js";
-import { plural, renderAnswerBody, renderStarters, renderTurn } from "./render.js";
+import { renderChats, setUpChats } from "./chats.js";
+import * as composer from "./composer.js";
+import { plural } from "./dom.js";
+import { loadLibrary, renderLibrary, setUpLibrary, summaryOf, syncLibrary } from "./library.js";
+import { answerMarkdown, conversationMarkdown, fileName } from "./markdown.js";
+import { closeDrawer, isWide, setUpPanels } from "./panels.js";
+import { closeReader, openSource, openTranscript, setGeneration, setUpReader } from "./reader.js";
+import { renderAnswerBody, renderStarters, renderTurn } from "./render.js";
+import { isTranscriptScoped, renderScope, setUpScope, toggleTranscript } from "./scope.js";
 import * as store from "./store.js";
+import { setUpTheme } from "./theme.js";
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -19,6 +30,7 @@ const els = {
   status: $("status"),
   statusText: $("status-text"),
   newChat: $("new-chat"),
+  exportBtn: $("export"),
   welcome: $("welcome"),
   startersBlock: $("starters-block"),
   starters: $("starters"),
@@ -30,26 +42,28 @@ const els = {
   announcer: $("announcer"),
 };
 
-/** What the rendered nodes do when clicked. */
-const actions = { openPassage, send };
-
-let busy = null; // {controller, turn, userTurn, question} while a request is in flight
+let busy = null; // {controller, turn, userTurn, question, timer} while a request is in flight
 
 /* ------------------------------------------------------------------ turns on the page */
 
 const turnEls = new Map(); // turn id -> element
+let userMoved = false; // the person scrolled while the answer was coming: leave the view alone
 
-function nearBottom() {
+["wheel", "touchmove", "keydown"].forEach((type) => els.main.addEventListener(type, () => { if (busy) userMoved = true; }, { passive: true }));
+
+/** Scroll down to show the newest content, but never past the top of `el` (an answer). */
+function keepTopInView(el) {
   const m = els.main;
-  return m.scrollHeight - m.scrollTop - m.clientHeight < 120;
+  const top = el.getBoundingClientRect().top - m.getBoundingClientRect().top + m.scrollTop - 12;
+  m.scrollTop = Math.max(0, Math.min(m.scrollHeight - m.clientHeight, top));
 }
-function scrollToBottom(force) {
-  if (force || stick) els.main.scrollTop = els.main.scrollHeight;
-}
-let stick = true;
-els.main.addEventListener("scroll", () => { stick = nearBottom(); }, { passive: true });
 
-/** Insert or replace the element of one turn, keeping focus if it was inside (e.g. a citation). */
+function follow(turn) {
+  const el = turnEls.get(turn.id);
+  if (el && busy && busy.turn === turn && !userMoved) keepTopInView(el);
+}
+
+/** Insert or replace the element of one turn. */
 function paint(turn) {
   const fresh = renderTurn(turn, actions);
   const old = turnEls.get(turn.id);
@@ -57,7 +71,8 @@ function paint(turn) {
   else els.conversation.append(fresh);
   turnEls.set(turn.id, fresh);
   updateEmptyState();
-  scrollToBottom(false);
+  markLast();
+  follow(turn);
   return fresh;
 }
 
@@ -65,6 +80,7 @@ function unpaint(turn) {
   const el = turnEls.get(turn.id);
   if (el) el.remove();
   turnEls.delete(turn.id);
+  markLast();
 }
 
 function paintAll() {
@@ -72,14 +88,30 @@ function paintAll() {
   turnEls.clear();
   for (const t of store.allTurns()) paint(t);
   updateEmptyState();
-  scrollToBottom(true);
+  const answers = els.conversation.querySelectorAll(".msg.assistant");
+  if (answers.length) keepTopInView(answers[answers.length - 1]);
+  else els.main.scrollTop = els.main.scrollHeight;
 }
 
 function updateEmptyState() {
-  const empty = store.allTurns().length === 0;
+  const turns = store.allTurns();
+  const empty = turns.length === 0;
   els.welcome.hidden = !empty;
   els.conversation.hidden = empty;
+  els.exportBtn.disabled = !turns.some((t) => t.role === "assistant" && t.status === "done");
   if (empty) loadStarters();
+}
+
+/** Edit shows on the last question and Regenerate on the last answer, when nothing is being asked. */
+function markLast() {
+  const turns = store.allTurns();
+  const last = turns[turns.length - 1];
+  const before = turns[turns.length - 2];
+  const answered = !busy && last && last.role === "assistant" && last.status === "done";
+  for (const b of els.conversation.querySelectorAll(".edit-last, .regenerate")) {
+    const id = b.closest("[data-turn]").dataset.turn;
+    b.hidden = !(answered && (id === last.id || (before && id === before.id)));
+  }
 }
 
 /* Streaming repaints are batched to one per animation frame. */
@@ -93,7 +125,7 @@ function repaintSoon(turn) {
     const body = el.querySelector(".answer-text");
     if (body) body.replaceWith(renderAnswerBody(turn, actions));
     el.dataset.tokenEvents = String(turn.tokenEvents || 0);
-    scrollToBottom(false);
+    follow(turn);
   });
 }
 
@@ -107,6 +139,7 @@ function announce(text) {
 
 let healthTimer = 0;
 let healthFailures = 0;
+let knownTranscripts = null;
 
 function setStatus(kind, text) {
   els.status.dataset.state = kind;
@@ -118,6 +151,8 @@ async function refreshHealth() {
   try {
     const hl = await getHealth();
     healthFailures = 0;
+    composer.setLimit(Number(hl.max_question_chars));
+    store.setLimits(Number(hl.max_turns), Number(hl.max_conversation_chars));
     const mode = hl.answer_mode === "llm"
       ? `answers by ${hl.llm_model || "a language model"}`
       : hl.answer_mode === "extractive" ? "built-in answers (quotes, no LLM)" : `answers: ${hl.answer_mode}`;
@@ -127,8 +162,10 @@ async function refreshHealth() {
     } else {
       setStatus("degraded", `${counts} · ${mode} · The transcript store is not answering right now, so questions may fail.`);
     }
+    // Transcripts added or removed while the page is open: the library looks again.
+    if (knownTranscripts !== null && knownTranscripts !== hl.transcripts) loadLibrary(true);
+    knownTranscripts = hl.transcripts;
     if (!store.allTurns().length) loadStarters();
-    // Counts change when transcripts are added while the service runs: look again now and then.
     healthTimer = setTimeout(refreshHealth, hl.status === "ok" ? 60000 : 10000);
     return true;
   } catch {
@@ -161,6 +198,8 @@ function setBusy(on) {
   els.form.classList.toggle("busy", on);
   if (on && document.activeElement === els.send) els.input.focus();
   if (!on && document.activeElement === els.stop) els.input.focus();
+  if (!on) composer.clearHint();
+  markLast();
 }
 
 /** Drop the leftovers of failed attempts: a new question replaces them. */
@@ -168,56 +207,75 @@ function clearTransient() {
   store.dropTransient().forEach(unpaint);
 }
 
-function restoreInput(question) {
-  if (!els.input.value.trim()) {
-    els.input.value = question;
-    autoGrow();
-  }
-}
+const hasScope = (s) => Boolean(s && (s.transcripts.length || s.speakers.length));
 
-async function send(text) {
-  const question = (text ?? els.input.value).trim();
-  if (!question || busy) return;
-  clearTransient();
-  const userTurn = { id: store.newId(), role: "user", content: question, status: "ok" };
-  const turn = { id: store.newId(), role: "assistant", content: "", sources: [], citations: [], status: "streaming" };
-  const controller = new AbortController();
-  const pending = ask(store.requestMessages(question), turn, controller.signal, { sources: paint, token: repaintSoon });
-  busy = { controller, turn, userTurn, question };
-  store.addTurns(userTurn, turn);
-  if (text === undefined || els.input.value.trim() === question) {
-    els.input.value = "";
-    autoGrow();
+/** Ask `text` (else what is in the box) within `scope` (else the conversation's). */
+async function send(text, scope) {
+  const fromBox = text === undefined;
+  const question = (fromBox ? els.input.value : text).trim();
+  if (!question) return;
+  if (busy) {
+    composer.refuseWhileBusy();
+    return;
   }
+  if (!composer.checkLength(question)) {
+    if (!fromBox) composer.restoreInput(question);
+    return;
+  }
+  clearTransient();
+  const asked = JSON.parse(JSON.stringify(scope || store.current().scope));
+  const userTurn = { id: store.newId(), role: "user", content: question, status: "sending", scope: hasScope(asked) ? asked : null };
+  const turn = { id: store.newId(), role: "assistant", content: "", sources: [], citations: [], status: "streaming", asked: question, elapsed: 0 };
+  const controller = new AbortController();
+  const pending = ask(store.requestMessages(question), turn, controller.signal,
+    { sources: paint, token: repaintSoon }, store.filtersOf(asked));
+  const started = Date.now();
+  const timer = setInterval(() => {
+    turn.elapsed = Math.floor((Date.now() - started) / 1000);
+    if (turn.elapsed >= 2 && turn.status === "streaming") repaintSoon(turn);
+  }, 1000);
+  busy = { controller, turn, userTurn, question, timer };
+  userMoved = false;
+  store.addTurns(userTurn, turn);
+  store.setPending(question, asked);
+  if (fromBox || els.input.value.trim() === question) composer.clearInput();
   setBusy(true);
-  stick = true;
   paint(userTurn);
   paint(turn);
-  scrollToBottom(true);
+  renderChats();
+  announce("Searching the transcripts…");
   try {
     await pending;
+    userTurn.status = "ok";
     turn.status = "done";
-    paint(turn);
-    store.save();
+    paint(userTurn);
+    busy.done = true;
+    store.setPending(null);
     announce(turn.abstained ? `Not covered by the transcripts. ${turn.content}` : turn.content);
   } catch (err) {
-    if (controller.signal.aborted) {
-      stopped(turn, userTurn, question);
-    } else {
-      failed(turn, userTurn, question, err);
-    }
+    if (controller.signal.aborted) stopped(turn, userTurn, question);
+    else failed(turn, userTurn, question, err);
   } finally {
+    clearInterval(timer);
+    const done = busy && busy.done;
     busy = null;
     setBusy(false);
+    if (done) {
+      const el = paint(turn);
+      if (!userMoved) keepTopInView(el);
+    }
+    renderChats();
   }
 }
 
 function stopped(turn, userTurn, question) {
   if (turn.content.trim()) {
+    userTurn.status = "ok";
     turn.status = "done";
     turn.stopped = true;
+    paint(userTurn);
     paint(turn);
-    store.save();
+    store.setPending(null);
     announce("Stopped.");
     return;
   }
@@ -225,10 +283,12 @@ function stopped(turn, userTurn, question) {
   store.removeTurns(turn, userTurn);
   unpaint(turn);
   unpaint(userTurn);
-  restoreInput(question);
+  composer.restoreInput(question);
   const notice = { id: store.newId(), role: "notice", kind: "stopped", title: "Stopped", text: "No answer was written. Your question is back in the box below." };
   store.addTurns(notice);
   paint(notice);
+  store.setPending(null);
+  announce("Stopped. Your question is back in the box.");
 }
 
 function failed(turn, userTurn, question, err) {
@@ -236,7 +296,7 @@ function failed(turn, userTurn, question, err) {
   unpaint(turn);
   userTurn.status = "failed";
   paint(userTurn);
-  restoreInput(question);
+  composer.restoreInput(question);
   const apiErr = asApiError(err);
   const notice = {
     id: store.newId(),
@@ -245,67 +305,169 @@ function failed(turn, userTurn, question, err) {
     title: apiErr.title,
     text: `${apiErr.message} Your question is still in the box below.`,
     retry: apiErr.retryable ? question : null,
+    retryScope: userTurn.scope,
   };
   store.addTurns(notice);
   paint(notice);
   if (apiErr.title === UNREACHABLE) refreshHealth();
-  store.save();
+  store.setPending(null);
 }
 
 function stop() {
   if (busy) busy.controller.abort();
 }
 
+/** A question that was in flight when the page went away: shown as interrupted, with Retry. */
+function showInterrupted() {
+  const p = store.current().pending;
+  if (!p) return;
+  const last = store.allTurns()[store.allTurns().length - 1];
+  if (last && last.role === "user" && last.content === p.question) return;
+  store.addTurns(
+    { id: store.newId(), role: "user", content: p.question, status: "interrupted", scope: hasScope(p.scope) ? p.scope : null },
+    { id: store.newId(), role: "notice", kind: "interrupted", title: "Interrupted",
+      text: "The page was reloaded or closed before this question was answered.", retry: p.question, retryScope: p.scope },
+  );
+}
+
+/* ------------------------------------------------------------------ regenerate, edit, copy, export */
+
+function lastExchange() {
+  const turns = store.allTurns();
+  const answer = turns[turns.length - 1];
+  const question = turns[turns.length - 2];
+  return answer && question && answer.role === "assistant" && question.role === "user" ? { question, answer } : null;
+}
+
+function takeBack({ question, answer }) {
+  store.removeTurns(question, answer);
+  unpaint(question);
+  unpaint(answer);
+  store.save();
+}
+
+function regenerate() {
+  const last = lastExchange();
+  if (!last || busy) return;
+  takeBack(last);
+  send(last.question.content, last.question.scope || store.emptyScope());
+}
+
+function edit(turn) {
+  turn.editing = true;
+  const el = paint(turn);
+  const box = el.querySelector("textarea");
+  box.focus();
+  box.setSelectionRange(box.value.length, box.value.length);
+}
+
+function cancelEdit(turn) {
+  turn.editing = false;
+  paint(turn).querySelector(".edit-last")?.focus();
+}
+
+function submitEdit(turn, text) {
+  const last = lastExchange();
+  const question = text.trim();
+  if (!question || !last || last.question !== turn || busy) return;
+  if (!composer.checkLength(question)) return;
+  turn.editing = false;
+  takeBack(last);
+  els.input.focus();
+  send(question, turn.scope || store.emptyScope());
+}
+
+async function copy(turn, button) {
+  const label = button.querySelector("span");
+  try {
+    await navigator.clipboard.writeText(answerMarkdown(turn));
+    label.textContent = "Copied";
+    announce("Copied the answer and its sources.");
+  } catch {
+    label.textContent = "Copy failed";
+    announce("The answer could not be copied.");
+  }
+  setTimeout(() => { label.textContent = "Copy"; }, 1600);
+}
+
+function exportChat() {
+  const chat = store.current();
+  const blob = new Blob([conversationMarkdown(chat)], { type: "text/markdown;charset=utf-8" });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = fileName(chat);
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  announce(`Exported “${chat.title || "this chat"}” as Markdown.`);
+}
+
+/** What the rendered nodes do when clicked. */
+const actions = { openSource, send, regenerate, edit, cancelEdit, submitEdit, copy };
+
+/* ------------------------------------------------------------------ conversations */
+
+function showConversation() {
+  closeReader();
+  paintAll();
+  renderScope();
+  syncLibrary();
+  renderChats();
+}
+
 function newChat() {
   stop();
-  closePassage();
-  store.clearTurns();
-  store.save();
-  paintAll();
+  store.startNew();
+  showConversation();
+  closeDrawer();
   els.input.focus();
-  announce("New chat started.");
+  announce("New chat started. Earlier chats are in the chat list.");
 }
 
-/* ------------------------------------------------------------------ composer */
-
-function autoGrow() {
-  const ta = els.input;
-  ta.style.height = "auto";
-  const max = Math.max(120, Math.floor(window.innerHeight * 0.4));
-  ta.style.height = `${Math.min(ta.scrollHeight + 2, max)}px`;
-  ta.classList.toggle("scrolls", ta.scrollHeight + 2 > max);
-}
-
-setUpPassageDialog();
-els.form.addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  send();
-});
-els.input.addEventListener("keydown", (ev) => {
-  if (ev.key === "Enter" && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey && !ev.isComposing) {
-    ev.preventDefault();
-    send();
-  } else if (ev.key === "Escape" && busy) {
-    ev.preventDefault();
+function openChat(id) {
+  if (id !== store.current().id) {
     stop();
+    if (!store.open(id)) return;
+    showInterrupted();
+    showConversation();
   }
-});
-els.input.addEventListener("input", autoGrow);
-window.addEventListener("resize", autoGrow);
-els.stop.addEventListener("click", stop);
-els.newChat.addEventListener("click", newChat);
+  closeDrawer();
+  els.input.focus();
+  announce(`Opened “${store.current().title || "chat"}”.`);
+}
 
-// Another tab changed the conversation: follow it when idle.
+// Another tab changed a conversation: the list follows, and so does this one when it is shown here.
 window.addEventListener("storage", (ev) => {
-  if (ev.key !== store.STORAGE_KEY || busy) return;
-  store.reload();
-  paintAll();
+  if (!ev.key || !ev.key.startsWith(store.CHAT_PREFIX)) return;
+  renderChats();
+  if (ev.key !== store.CHAT_PREFIX + store.current().id || busy || ev.newValue === null) return;
+  store.reloadCurrent();
+  showConversation();
 });
 
 /* ------------------------------------------------------------------ start */
 
-store.reload();
-paintAll();
-autoGrow();
+setUpTheme($("theme"), announce);
+setUpScope({ announce, changed: syncLibrary });
+setUpLibrary({
+  read: (t, opener) => {
+    if (!isWide()) closeDrawer();
+    openTranscript(t.id, t.title, isWide() ? opener : $("library-toggle"));
+  },
+  generation: setGeneration,
+});
+setUpReader({ isScoped: isTranscriptScoped, toggleScope: toggleTranscript, summary: summaryOf, announce });
+setUpChats({ open: openChat, removedCurrent: () => { store.startNew(); showConversation(); }, announce });
+setUpPanels({ library: () => { loadLibrary().then(renderLibrary); }, chats: renderChats });
+composer.setUpComposer({ send: () => send(), stop, busy: () => Boolean(busy), announce });
+els.stop.addEventListener("click", stop);
+els.newChat.addEventListener("click", newChat);
+els.exportBtn.addEventListener("click", exportChat);
+
+store.restoreTab();
+showInterrupted();
+showConversation();
 refreshHealth();
 if (!matchMedia("(pointer: coarse)").matches) els.input.focus();
