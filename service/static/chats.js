@@ -90,7 +90,7 @@ function item(c, currentId) {
     return li;
   }
   li.append(
-    h("button", { type: "button", class: "chat-open", onclick: () => hooks.open(c.id) },
+    h("button", { type: "button", class: "chat-open", title: c.title, onclick: () => hooks.open(c.id) },
       h("span", { class: "chat-title" }, c.title), h("span", { class: "chat-when" }, when(c.updated))),
     h("button", { type: "button", class: "icon-btn chat-rename", "aria-label": `Rename “${c.title}”`,
       onclick: () => { renaming = c.id; renderChats(); els.list.querySelector(".chat-rename-input").select(); } },

@@ -27,11 +27,14 @@ export function resetFollow() {
   userMoved = false;
 }
 
-/** Scroll down to show the newest content, but never past the top of `el` (an answer). */
+/** Scroll down to show the newest content, but never past the top of `el` (an answer); the
+ * question above it stays in view too when it is short. */
 export function keepTopInView(el) {
   const m = els.main;
-  const top = el.getBoundingClientRect().top - m.getBoundingClientRect().top + m.scrollTop - 12;
-  m.scrollTop = Math.max(0, Math.min(m.scrollHeight - m.clientHeight, top));
+  const asked = el.previousElementSibling;
+  const top = asked && asked.matches(".msg.user") && asked.offsetHeight < m.clientHeight * 0.3 ? asked : el;
+  const y = top.getBoundingClientRect().top - m.getBoundingClientRect().top + m.scrollTop - 12;
+  m.scrollTop = Math.max(0, Math.min(m.scrollHeight - m.clientHeight, y));
 }
 
 function follow(turn) {
