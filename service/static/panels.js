@@ -23,6 +23,22 @@ function setInert(on) {
   document.body.classList.toggle("drawer-open", on);
 }
 
+/** Tab past the last control of an open drawer comes back to its first (and Shift+Tab the other way). */
+function keepTabInside(el, ev) {
+  const stops = [...el.querySelectorAll("button, a[href], input, summary, [tabindex]:not([tabindex='-1'])")]
+    .filter((x) => !x.disabled && x.getClientRects().length);
+  if (!stops.length) return;
+  const first = stops[0];
+  const last = stops[stops.length - 1];
+  if (ev.shiftKey && document.activeElement === first) {
+    ev.preventDefault();
+    last.focus();
+  } else if (!ev.shiftKey && document.activeElement === last) {
+    ev.preventDefault();
+    first.focus();
+  }
+}
+
 /** Open panel `name` ("chats" | "library"); `focus` moves focus into it. */
 export function openPanel(name, { focus = true } = {}) {
   const p = panels[name];
@@ -83,9 +99,12 @@ export function setUpPanels(opened) {
     p.toggle.addEventListener("click", () => (isOpen(name) ? closePanel(name) : openPanel(name)));
     p.close.addEventListener("click", () => closePanel(name));
     p.el.addEventListener("keydown", (ev) => {
-      if (ev.key === "Escape" && drawer === name && !ev.defaultPrevented) {
+      if (drawer !== name || ev.defaultPrevented) return;
+      if (ev.key === "Escape") {
         ev.preventDefault();
         closePanel(name);
+      } else if (ev.key === "Tab") {
+        keepTabInside(p.el, ev);
       }
     });
   }
