@@ -19,8 +19,20 @@ let hooks = { actions: {}, busy: () => null, empty: () => {} };
 
 const turnEls = new Map(); // turn id -> element
 let userMoved = false; // the person scrolled while the answer was coming: leave the view alone
+// The page's last scroll, done again when the conversation's box changes size (the status line
+// wraps, the chips come and go, a phone's keyboard opens) until the person scrolls themselves.
+let anchor = null;
 
-["wheel", "touchmove", "keydown"].forEach((type) => els.main.addEventListener(type, () => { if (hooks.busy()) userMoved = true; }, { passive: true }));
+["wheel", "touchmove", "keydown"].forEach((type) => els.main.addEventListener(type, () => {
+  anchor = null;
+  if (hooks.busy()) userMoved = true;
+}, { passive: true }));
+new ResizeObserver(() => { if (anchor) anchor(); }).observe(els.main);
+
+function scrollTo(place) {
+  anchor = place;
+  place();
+}
 
 /** A new question: follow its answer again. */
 export function resetFollow() {
@@ -30,11 +42,14 @@ export function resetFollow() {
 /** Scroll down to show the newest content, but never past the top of `el` (an answer); the
  * question above it stays in view too when it is short. */
 export function keepTopInView(el) {
-  const m = els.main;
-  const asked = el.previousElementSibling;
-  const top = asked && asked.matches(".msg.user") && asked.offsetHeight < m.clientHeight * 0.3 ? asked : el;
-  const y = top.getBoundingClientRect().top - m.getBoundingClientRect().top + m.scrollTop - 12;
-  m.scrollTop = Math.max(0, Math.min(m.scrollHeight - m.clientHeight, y));
+  scrollTo(() => {
+    if (!el.isConnected) return;
+    const m = els.main;
+    const asked = el.previousElementSibling;
+    const top = asked && asked.matches(".msg.user") && asked.offsetHeight < m.clientHeight * 0.3 ? asked : el;
+    const y = top.getBoundingClientRect().top - m.getBoundingClientRect().top + m.scrollTop - 12;
+    m.scrollTop = Math.max(0, Math.min(m.scrollHeight - m.clientHeight, y));
+  });
 }
 
 function follow(turn) {
@@ -73,9 +88,10 @@ export function paintAll() {
   turnEls.clear();
   for (const t of store.allTurns()) paint(t);
   updateEmptyState();
-  const answers = els.conversation.querySelectorAll(".msg.assistant");
-  if (answers.length) keepTopInView(answers[answers.length - 1]);
-  else els.main.scrollTop = els.main.scrollHeight;
+  // The last answer from its top; a notice after it (an interrupted question) at the bottom.
+  const last = els.conversation.lastElementChild;
+  if (last && last.matches(".msg.assistant")) keepTopInView(last);
+  else scrollTo(() => { els.main.scrollTop = els.main.scrollHeight; });
 }
 
 function updateEmptyState() {

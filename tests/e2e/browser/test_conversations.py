@@ -173,6 +173,7 @@ def test_a_question_in_flight_survives_a_reload(open_page, corpus, size):
     expect(notice).to_contain_text("reloaded or closed before this question was answered")
     expect(page.locator(".msg.user .bubble")).to_have_text([corpus.question, corpus.follow_up])
     expect(page.locator(".msg.assistant")).to_have_count(1)
+    expect(notice.get_by_role("button", name="Retry")).to_be_in_viewport()
     shot(page, f"interrupted-{corpus.name}-{size}")
     with page.expect_request(lambda r: r.url.endswith("/v1/chat")) as sent:
         notice.get_by_role("button", name="Retry").click()
