@@ -104,14 +104,18 @@ class Corpus:
 
 
 CORPORA = {
-    "interview": dict(question="Where are Alibaba Cloud's offices in Europe?", answer_has="London",
-                      scope_id="alibaba-cloud-xuan-jin", scope_question="What is the secret of good baking?",
-                      speaker="Xuan Jin", follow_up="Which one is the head office?",
-                      digest="Summarize what was said about the cloud in Europe."),
-    "hearings": dict(question="When will the river park open?", answer_has="first of May",
-                     scope_id="education_17", scope_question="What was said about universities?",
-                     speaker="Kirsty Williams", follow_up="Who is repairing it?",
-                     digest="Summarize the discussion about the Welsh baccalaureate.", timed_id=TOWN_HALL_ID),
+    "interview": {
+        "question": "Where are Alibaba Cloud's offices in Europe?", "answer_has": "London",
+        "scope_id": "alibaba-cloud-xuan-jin", "scope_question": "What is the secret of good baking?",
+        "speaker": "Xuan Jin", "follow_up": "Which one is the head office?",
+        "digest": "Summarize what was said about the cloud in Europe.",
+    },
+    "hearings": {
+        "question": "When will the river park open?", "answer_has": "first of May",
+        "scope_id": "education_17", "scope_question": "What was said about universities?",
+        "speaker": "Kirsty Williams", "follow_up": "Who is repairing it?",
+        "digest": "Summarize the discussion about the Welsh baccalaureate.", "timed_id": TOWN_HALL_ID,
+    },
 }
 
 

@@ -145,16 +145,25 @@ def test_a_too_long_question_is_stopped_in_the_browser_with_a_counter(open_page,
     expect(page.locator(".msg.assistant[data-status=done]")).to_have_count(1)
 
 
-def test_the_limit_is_the_services_own(open_page, corpus):
-    """The page counts against what /health says, not a number of its own."""
+def test_the_limits_are_the_services_own(open_page, corpus):
+    """The page counts against what /health says, not numbers of its own: the question's length,
+    and how many turns of the conversation a request carries (the oldest are left out)."""
     page = open_page(corpus.url)
     health = httpx.get(f"{corpus.url}health").json()
-    page.route("**/health", lambda route: route.fulfill(json={**health, "max_question_chars": 40}))
+    page.route("**/health", lambda route: route.fulfill(json={**health, "max_question_chars": 60, "max_turns": 3}))
     page.reload()
     ui = Page(page)
-    question = "What did the committee say about the budget for schools?"
+    question = "What did the committee say about the budget for all the schools?"
     ui.input.fill(question)
-    expect(page.locator("#counter")).to_have_text(f"{len(question)} / 40 characters: {len(question) - 40} too many")
+    expect(page.locator("#counter")).to_have_text(f"{len(question)} / 60 characters: {len(question) - 60} too many")
+    ui.ask(corpus.question)
+    ui.ask(corpus.follow_up)
+    with page.expect_request(lambda r: r.url.endswith("/v1/chat")) as sent:
+        ui.ask(corpus.scope_question)
+    messages = sent.value.post_data_json["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[0]["content"] == corpus.follow_up and messages[2]["content"] == corpus.scope_question
+
 
 
 def test_words_fit_any_transcript_and_starters_are_whole_questions(open_page, corpus):

@@ -5,6 +5,7 @@ sources, and a question in flight that survives a reload (shown as interrupted, 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -148,7 +149,7 @@ def test_export_copy_regenerate_and_edit(open_page, corpus):
         page.get_by_role("button", name="Export this chat as Markdown").click()
     download = info.value
     assert re.fullmatch(r"[\w-]+\.md", download.suggested_filename), download.suggested_filename
-    text = open(download.path(), encoding="utf-8").read()
+    text = Path(download.path()).read_text(encoding="utf-8")
     assert text.startswith(f"# {corpus.question}\n")
     assert text.count("## Question") == 2 and text.count("## Answer") + text.count("## Not covered") == 2
     assert f"\n{corpus.question}\n" in text and f"\n{corpus.scope_question}\n" in text
