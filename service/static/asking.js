@@ -55,8 +55,12 @@ export async function send(text, scope) {
   const userTurn = { id: store.newId(), role: "user", content: question, status: "sending", scope: hasScope(asked) ? asked : null };
   const turn = { id: store.newId(), role: "assistant", content: "", sources: [], citations: [], status: "streaming", asked: question, elapsed: 0 };
   const controller = new AbortController();
+  // Another conversation opened meanwhile (which stops this request): this one keeps the question
+  // as in flight, offered again as interrupted when it is opened; nothing lands in the other.
+  const chat = store.current();
+  const mine = () => store.current() === chat;
   const pending = ask(store.requestMessages(question), turn, controller.signal,
-    { sources: paint, token: repaintSoon }, store.filtersOf(asked));
+    { sources: (t) => mine() && paint(t), token: (t) => mine() && repaintSoon(t) }, store.filtersOf(asked));
   const started = Date.now();
   const timer = setInterval(() => {
     turn.elapsed = Math.floor((Date.now() - started) / 1000);
@@ -74,6 +78,7 @@ export async function send(text, scope) {
   announce("Searching the transcripts…");
   try {
     await pending;
+    if (!mine()) return;
     userTurn.status = "ok";
     turn.status = "done";
     paint(userTurn);
@@ -81,6 +86,7 @@ export async function send(text, scope) {
     store.setPending(null);
     announce(turn.abstained ? `Not covered by the transcripts. ${turn.content}` : turn.content);
   } catch (err) {
+    if (!mine()) return;
     if (controller.signal.aborted) stopped(turn, userTurn, question);
     else failed(turn, userTurn, question, err);
   } finally {
@@ -88,7 +94,7 @@ export async function send(text, scope) {
     const done = busy && busy.done;
     busy = null;
     setBusy(false);
-    if (done) reveal(paint(turn));
+    if (done && mine()) reveal(paint(turn));
     hooks.settled();
   }
 }

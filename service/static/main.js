@@ -158,7 +158,7 @@ setUpLibrary({
   generation: setGeneration,
 });
 setUpReader({ isScoped: isTranscriptScoped, toggleScope: toggleTranscript, summary: summaryOf, announce });
-setUpChats({ open: openChat, removedCurrent: () => { store.startNew(); showConversation(); }, announce });
+setUpChats({ open: openChat, removedCurrent: () => { stop(); store.startNew(); showConversation(); }, announce });
 setUpPanels({ library: () => { loadLibrary().then(renderLibrary); }, chats: renderChats });
 composer.setUpComposer({ send: () => send(), stop, busy: () => Boolean(inFlight()), announce });
 els.newChat.addEventListener("click", newChat);

@@ -184,3 +184,26 @@ def test_a_question_in_flight_survives_a_reload(open_page, corpus, size):
     expect(page.locator(".msg.user .bubble")).to_have_text([corpus.question, corpus.follow_up])
     assert current_chat(page)["pending"] is None
     assert len(current_chat(page)["turns"]) == 4
+
+
+def test_leaving_a_conversation_mid_question_keeps_it_there(page):
+    """New chat while an answer is coming: the new chat stays empty, and the question waits in its
+    own conversation as interrupted, with Retry."""
+    ui = Page(page)
+    ui.ask("Where are Alibaba Cloud's offices in Europe?")
+    page.route("**/v1/chat", lambda route: None)  # the next answer never comes
+    failed = []
+    page.on("requestfailed", lambda r: failed.append(r.url))
+    ui.ask("Which one is the head office?", expect_answer=False)
+    expect(page.locator(".msg.assistant[aria-busy=true]")).to_have_count(1)
+    page.get_by_role("button", name="New chat").click()
+    expect(page.locator(".msg")).to_have_count(0)
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    page.wait_for_function("() => !document.getElementById('stop').checkVisibility()")
+    expect(page.locator(".msg")).to_have_count(0)  # no "Stopped" notice, no answer, in the new chat
+    assert failed, "the request was not stopped"
+    page.unroute("**/v1/chat")
+    page.locator("#chat-list .chat-open", has_text="Where are Alibaba").click()
+    expect(page.locator(".msg.notice.interrupted")).to_contain_text("Interrupted")
+    expect(page.locator(".msg.user .bubble")).to_have_text(["Where are Alibaba Cloud's offices in Europe?",
+                                                            "Which one is the head office?"])
