@@ -30,10 +30,19 @@ ingest: $(VENV)/.base
 eval: $(VENV)/.base
 	$(BIN)/rag-eval ../shared/eval/dev.jsonl
 
-## browser: Debian's Chromium and fonts for the UI tests (Playwright cannot download browsers here)
-browser:
+## browser: Debian's Chromium and fonts for the UI tests (Playwright cannot download browsers here),
+## and axe-core (the accessibility checker the tests load into the page) from the npm registry
+AXE := tests/e2e/browser/node_modules/axe-core/axe.min.js
+
+browser: $(AXE)
 	@command -v chromium >/dev/null 2>&1 && [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core fonts-liberation)
+
+$(AXE): tests/e2e/browser/package.json tests/e2e/browser/package-lock.json
+	@command -v npm >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm)
+	cd tests/e2e/browser && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 ## test: set up with the dev extra and run the whole suite
 test: $(VENV)/.dev browser
@@ -61,4 +70,4 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check ingest service tests
 
 clean:
-	rm -rf var .pytest_cache test-artifacts
+	rm -rf var .pytest_cache test-artifacts tests/e2e/browser/node_modules

@@ -78,6 +78,8 @@ class Source(BaseModel):
     end: int = 0
     timestamp: str = ""
     quotes: list[str] = Field(default_factory=list, description="Sentences of this passage quoted in the answer.")
+    media_url: str | None = Field(None, description="The recording the transcript names, opened at `timestamp` "
+                                  "when the passage has one; null when the transcript names no recording.")
 
 
 class Timings(BaseModel):
@@ -111,6 +113,10 @@ class Health(BaseModel):
     store: str = Field(description="`embedded (collection NAME)` or `chroma server HOST:PORT …`; never a "
                        "filesystem path.")
     chroma: str = Field("ok", description="`ok`, or why the Chroma store does not answer (status is then `degraded`).")
+    max_question_chars: int | None = Field(None, description="Longest question POST /v1/chat accepts (characters).")
+    max_turns: int | None = Field(None, description="Most messages one chat request may carry.")
+    max_conversation_chars: int | None = Field(
+        None, description="Most characters all the messages of one chat request may hold together.")
 
 
 # --- the transcripts of the index (GET /v1/transcripts, GET /v1/transcripts/{id}) -------------
@@ -133,6 +139,8 @@ class TranscriptSummary(BaseModel):
     ingested_at: str | None = Field(None, description="When this version of the file was ingested "
                                     "(ISO 8601, UTC); null if the index does not say.")
     source: str | None = Field(None, description="The source file's name (never a path on the server).")
+    media_url: str | None = Field(None, description="The recording the transcript's intro names (a `Video:` or "
+                                  "`Audio:` line, or an address of a media file), if any.")
 
 
 class TranscriptList(BaseModel):
@@ -154,6 +162,8 @@ class TranscriptTurn(BaseModel):
     question: str | None = Field(
         None, description="Interviews: the question this answer answers (it is not a turn of its own).")
     asked_by: str | None = Field(None, description="Interviews: who asked `question`, if known.")
+    media_url: str | None = Field(None, description="The transcript's recording at this turn's `timestamp`, "
+                                  "when it has both.")
 
 
 class TranscriptDetail(BaseModel):
@@ -162,4 +172,5 @@ class TranscriptDetail(BaseModel):
     kind: str = Field(description="`interview` or `conversation` (see GET /v1/transcripts).")
     intro: str | None = Field(None, description="The text before the first turn (after the title), if any.")
     turns: list[TranscriptTurn] = Field(description="Every turn, in order.")
+    media_url: str | None = Field(None, description="The recording the transcript's intro names, if any.")
     index_generation: int = Field(description="The index generation this was rebuilt from.")

@@ -12,13 +12,16 @@ from collections.abc import Sequence
 
 from ingest import store as ix
 from service.api.schemas import ChatResponse, Source, Timings
+from service.rag import library
 from service.rag.citations import Checked
 from service.rag.extractive import Answer, Quote
 from service.rag.retrieve import Retrieval
 
 
 def to_sources(retrieval: Retrieval, quotes: Sequence[Quote] = ()) -> list[Source]:
-    """The passages as numbered sources, each with the sentences of it that the answer quotes."""
+    """The passages as numbered sources, each with the sentences of it that the answer quotes (and
+    the transcript's recording at the passage's time, when the transcript names one)."""
+    media = library.media_urls(retrieval.snapshot) if retrieval.hits else {}
     out = []
     for n, hit in enumerate(retrieval.hits, 1):
         m = hit.meta
@@ -29,6 +32,7 @@ def to_sources(retrieval: Retrieval, quotes: Sequence[Quote] = ()) -> list[Sourc
                 score=hit.score, turn=m.get(ix.K_TURN, 0), start=m.get(ix.K_START, 0),
                 end=m.get(ix.K_END, 0), timestamp=m.get(ix.K_TIMESTAMP, ""),
                 quotes=[q.text for q in quotes if q.n == n],
+                media_url=library.media_at(media.get(m.get(ix.K_TRANSCRIPT, "")), m.get(ix.K_TIMESTAMP, "")),
             )
         )
     return out

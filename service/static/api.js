@@ -1,8 +1,8 @@
 /* api.js: talking to the service. It owns the requests (/v1/chat as an SSE stream or one JSON body,
- * /health, /v1/starters), the reading of server-sent events, the filling of an answer turn from
- * what comes back, and the turning of every failure into an ApiError whose title and text are
- * shown to the person. It touches no DOM: a streamed answer reports progress through the `on`
- * hooks ({sources(turn), token(turn)}) given to ask().
+ * /health, /v1/starters, /v1/transcripts), the reading of server-sent events, the filling of an
+ * answer turn from what comes back, and the turning of every failure into an ApiError whose title
+ * and text are shown to the person. It touches no DOM: a streamed answer reports progress through
+ * the `on` hooks ({sources(turn), token(turn)}) given to ask().
  */
 
 import { cleanSource } from "./store.js";
@@ -24,7 +24,14 @@ export function asApiError(err) {
     : new ApiError("Something went wrong", "The answer could not be shown. Try again.");
 }
 
-function describeHttpError(status, detail) {
+/** The server's words without the request field they name ("messages[-1].content: the question is…"). */
+export function plainDetail(detail) {
+  const text = String(detail || "").replace(/^(?:messages|filters|body|top_k|stream)(?:\[-?\d+\]|\.\w+)*:\s*/, "").trim();
+  return text ? text[0].toUpperCase() + text.slice(1) : "";
+}
+
+function describeHttpError(status, rawDetail) {
+  const detail = plainDetail(rawDetail);
   const said = detail ? ` ${detail.replace(/\s*$/, "")}${/[.!?]$/.test(detail.trim()) ? "" : "."}` : "";
   if (status >= 500) {
     return new ApiError("The service ran into a problem",
@@ -137,14 +144,15 @@ async function consumeStream(response, turn, on) {
   }
 }
 
-/** Ask /v1/chat and fill `turn` with the answer (streamed when the service streams). */
-export async function ask(messages, turn, signal, on) {
+/** Ask /v1/chat and fill `turn` with the answer (streamed when the service streams); `filters`
+ * ({transcripts, speakers}) limits what it may come from. */
+export async function ask(messages, turn, signal, on, filters = null) {
   let response;
   try {
     response = await fetch("/v1/chat", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream, application/json" },
-      body: JSON.stringify({ messages, top_k: TOP_K, stream: true }),
+      body: JSON.stringify({ messages, top_k: TOP_K, stream: true, ...(filters ? { filters } : {}) }),
       signal,
     });
   } catch (err) {
@@ -182,4 +190,24 @@ export async function getStarters(n) {
   if (!r.ok) throw new Error(`HTTP ${r.status}`);
   const { questions } = await r.json();
   return (Array.isArray(questions) ? questions : []).filter((q) => typeof q === "string" && q.trim());
+}
+
+/** GET /v1/transcripts: {transcripts: [...], index_generation}; throws like getHealth. */
+export async function getTranscripts() {
+  const r = await fetch("/v1/transcripts", { cache: "no-store" });
+  if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  return r.json();
+}
+
+/** GET /v1/transcripts/{id}: one transcript turn by turn; an Error whose `status` is 404 when the
+ * index no longer has it. */
+export async function getTranscript(id) {
+  const path = id.split("/").map(encodeURIComponent).join("/");
+  const r = await fetch(`/v1/transcripts/${path}`, { cache: "no-store" });
+  if (!r.ok) {
+    const err = new Error(`HTTP ${r.status}`);
+    err.status = r.status;
+    throw err;
+  }
+  return r.json();
 }

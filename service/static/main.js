@@ -1,112 +1,45 @@
-/* main.js: the wiring of the chat page, loaded by index.html as the one module. It owns the turns
- * on the page (paint / unpaint, one repaint per frame while streaming, following the bottom), the
- * status line and the starters, sending a question and what happens when it is stopped or fails,
- * the composer (Enter sends, Shift+Enter adds a line, Escape stops, it grows with its text), New
- * chat, following another tab, and where focus goes. It imports the rest:
- *   api.js (the service), store.js (the conversation and its storage), render.js (the nodes),
- *   dialog.js (the passage dialog).
+/* main.js: the wiring of the chat page, loaded by index.html as the one module. It owns the status
+ * line and the starters, Export, switching conversations (new, open, one removed), following
+ * another tab, and starting every part:
+ *   api.js (the service), store.js (the conversations), thread.js (the turns on the page),
+ *   asking.js (sending, stop, retry, regenerate, edit, copy), render.js + richtext.js + dom.js (the
+ *   nodes), composer.js (the question box), scope.js (what questions ask about), library.js,
+ *   reader.js (a transcript, or a source inside it), chats.js (the saved list), panels.js (side
+ *   panels and drawers), markdown.js (export), theme.js (dark / light).
  * Plain JS, no build step, no dependencies.
  */
 
-import { UNREACHABLE, asApiError, ask, getHealth, getStarters } from "./api.js";
-import { closePassage, openPassage, setUpPassageDialog } from "./dialog.js";
-import { plural, renderAnswerBody, renderStarters, renderTurn } from "./render.js";
+import { getHealth, getStarters } from "./api.js";
+import { actions, inFlight, send, setUpAsking, showInterrupted, stop } from "./asking.js";
+import { renderChats, setUpChats } from "./chats.js";
+import * as composer from "./composer.js";
+import { plural } from "./dom.js";
+import { loadLibrary, renderLibrary, setUpLibrary, summaryOf, syncLibrary } from "./library.js";
+import { conversationMarkdown, fileName } from "./markdown.js";
+import { closeDrawer, isWide, setUpPanels } from "./panels.js";
+import { closeReader, openTranscript, setGeneration, setUpReader } from "./reader.js";
+import { renderStarters } from "./render.js";
+import { isTranscriptScoped, renderScope, setUpScope, toggleTranscript } from "./scope.js";
 import * as store from "./store.js";
+import { setUpTheme } from "./theme.js";
+import { announce, paintAll, setUpThread } from "./thread.js";
 
 const $ = (id) => document.getElementById(id);
 const els = {
-  main: $("main"),
   status: $("status"),
   statusText: $("status-text"),
   newChat: $("new-chat"),
-  welcome: $("welcome"),
+  exportBtn: $("export"),
   startersBlock: $("starters-block"),
   starters: $("starters"),
-  conversation: $("conversation"),
-  form: $("composer"),
   input: $("question"),
-  send: $("send"),
-  stop: $("stop"),
-  announcer: $("announcer"),
 };
-
-/** What the rendered nodes do when clicked. */
-const actions = { openPassage, send };
-
-let busy = null; // {controller, turn, userTurn, question} while a request is in flight
-
-/* ------------------------------------------------------------------ turns on the page */
-
-const turnEls = new Map(); // turn id -> element
-
-function nearBottom() {
-  const m = els.main;
-  return m.scrollHeight - m.scrollTop - m.clientHeight < 120;
-}
-function scrollToBottom(force) {
-  if (force || stick) els.main.scrollTop = els.main.scrollHeight;
-}
-let stick = true;
-els.main.addEventListener("scroll", () => { stick = nearBottom(); }, { passive: true });
-
-/** Insert or replace the element of one turn, keeping focus if it was inside (e.g. a citation). */
-function paint(turn) {
-  const fresh = renderTurn(turn, actions);
-  const old = turnEls.get(turn.id);
-  if (old && old.isConnected) old.replaceWith(fresh);
-  else els.conversation.append(fresh);
-  turnEls.set(turn.id, fresh);
-  updateEmptyState();
-  scrollToBottom(false);
-  return fresh;
-}
-
-function unpaint(turn) {
-  const el = turnEls.get(turn.id);
-  if (el) el.remove();
-  turnEls.delete(turn.id);
-}
-
-function paintAll() {
-  for (const el of turnEls.values()) el.remove();
-  turnEls.clear();
-  for (const t of store.allTurns()) paint(t);
-  updateEmptyState();
-  scrollToBottom(true);
-}
-
-function updateEmptyState() {
-  const empty = store.allTurns().length === 0;
-  els.welcome.hidden = !empty;
-  els.conversation.hidden = empty;
-  if (empty) loadStarters();
-}
-
-/* Streaming repaints are batched to one per animation frame. */
-let pendingFrame = 0;
-function repaintSoon(turn) {
-  if (pendingFrame) return;
-  pendingFrame = requestAnimationFrame(() => {
-    pendingFrame = 0;
-    const el = turnEls.get(turn.id);
-    if (!el) return;
-    const body = el.querySelector(".answer-text");
-    if (body) body.replaceWith(renderAnswerBody(turn, actions));
-    el.dataset.tokenEvents = String(turn.tokenEvents || 0);
-    scrollToBottom(false);
-  });
-}
-
-function announce(text) {
-  els.announcer.textContent = "";
-  // A fresh node after a tick makes screen readers announce it even when the text repeats.
-  setTimeout(() => { els.announcer.textContent = text; }, 50);
-}
 
 /* ------------------------------------------------------------------ status line and starters */
 
 let healthTimer = 0;
 let healthFailures = 0;
+let knownTranscripts = null;
 
 function setStatus(kind, text) {
   els.status.dataset.state = kind;
@@ -118,6 +51,8 @@ async function refreshHealth() {
   try {
     const hl = await getHealth();
     healthFailures = 0;
+    composer.setLimit(Number(hl.max_question_chars));
+    store.setLimits(Number(hl.max_turns), Number(hl.max_conversation_chars));
     const mode = hl.answer_mode === "llm"
       ? `answers by ${hl.llm_model || "a language model"}`
       : hl.answer_mode === "extractive" ? "built-in answers (quotes, no LLM)" : `answers: ${hl.answer_mode}`;
@@ -127,8 +62,10 @@ async function refreshHealth() {
     } else {
       setStatus("degraded", `${counts} · ${mode} · The transcript store is not answering right now, so questions may fail.`);
     }
+    // Transcripts added or removed while the page is open: the library looks again.
+    if (knownTranscripts !== null && knownTranscripts !== hl.transcripts) loadLibrary(true);
+    knownTranscripts = hl.transcripts;
     if (!store.allTurns().length) loadStarters();
-    // Counts change when transcripts are added while the service runs: look again now and then.
     healthTimer = setTimeout(refreshHealth, hl.status === "ok" ? 60000 : 10000);
     return true;
   } catch {
@@ -153,159 +90,82 @@ async function loadStarters() {
   }
 }
 
-/* ------------------------------------------------------------------ sending */
-
-function setBusy(on) {
-  els.send.hidden = on;
-  els.stop.hidden = !on;
-  els.form.classList.toggle("busy", on);
-  if (on && document.activeElement === els.send) els.input.focus();
-  if (!on && document.activeElement === els.stop) els.input.focus();
+function exportChat() {
+  const chat = store.current();
+  const blob = new Blob([conversationMarkdown(chat)], { type: "text/markdown;charset=utf-8" });
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = fileName(chat);
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  announce(`Exported “${chat.title || "this chat"}” as Markdown.`);
 }
 
-/** Drop the leftovers of failed attempts: a new question replaces them. */
-function clearTransient() {
-  store.dropTransient().forEach(unpaint);
-}
+/* ------------------------------------------------------------------ conversations */
 
-function restoreInput(question) {
-  if (!els.input.value.trim()) {
-    els.input.value = question;
-    autoGrow();
-  }
-}
-
-async function send(text) {
-  const question = (text ?? els.input.value).trim();
-  if (!question || busy) return;
-  clearTransient();
-  const userTurn = { id: store.newId(), role: "user", content: question, status: "ok" };
-  const turn = { id: store.newId(), role: "assistant", content: "", sources: [], citations: [], status: "streaming" };
-  const controller = new AbortController();
-  const pending = ask(store.requestMessages(question), turn, controller.signal, { sources: paint, token: repaintSoon });
-  busy = { controller, turn, userTurn, question };
-  store.addTurns(userTurn, turn);
-  if (text === undefined || els.input.value.trim() === question) {
-    els.input.value = "";
-    autoGrow();
-  }
-  setBusy(true);
-  stick = true;
-  paint(userTurn);
-  paint(turn);
-  scrollToBottom(true);
-  try {
-    await pending;
-    turn.status = "done";
-    paint(turn);
-    store.save();
-    announce(turn.abstained ? `Not covered by the transcripts. ${turn.content}` : turn.content);
-  } catch (err) {
-    if (controller.signal.aborted) {
-      stopped(turn, userTurn, question);
-    } else {
-      failed(turn, userTurn, question, err);
-    }
-  } finally {
-    busy = null;
-    setBusy(false);
-  }
-}
-
-function stopped(turn, userTurn, question) {
-  if (turn.content.trim()) {
-    turn.status = "done";
-    turn.stopped = true;
-    paint(turn);
-    store.save();
-    announce("Stopped.");
-    return;
-  }
-  // Nothing arrived: take the question back so it can be edited or sent again.
-  store.removeTurns(turn, userTurn);
-  unpaint(turn);
-  unpaint(userTurn);
-  restoreInput(question);
-  const notice = { id: store.newId(), role: "notice", kind: "stopped", title: "Stopped", text: "No answer was written. Your question is back in the box below." };
-  store.addTurns(notice);
-  paint(notice);
-}
-
-function failed(turn, userTurn, question, err) {
-  store.removeTurns(turn);
-  unpaint(turn);
-  userTurn.status = "failed";
-  paint(userTurn);
-  restoreInput(question);
-  const apiErr = asApiError(err);
-  const notice = {
-    id: store.newId(),
-    role: "notice",
-    kind: "error",
-    title: apiErr.title,
-    text: `${apiErr.message} Your question is still in the box below.`,
-    retry: apiErr.retryable ? question : null,
-  };
-  store.addTurns(notice);
-  paint(notice);
-  if (apiErr.title === UNREACHABLE) refreshHealth();
-  store.save();
-}
-
-function stop() {
-  if (busy) busy.controller.abort();
+function showConversation() {
+  closeReader();
+  paintAll();
+  renderScope();
+  syncLibrary();
+  renderChats();
 }
 
 function newChat() {
   stop();
-  closePassage();
-  store.clearTurns();
-  store.save();
-  paintAll();
+  store.startNew();
+  showConversation();
+  closeDrawer();
   els.input.focus();
-  announce("New chat started.");
+  announce("New chat started. Earlier chats are in the chat list.");
 }
 
-/* ------------------------------------------------------------------ composer */
-
-function autoGrow() {
-  const ta = els.input;
-  ta.style.height = "auto";
-  const max = Math.max(120, Math.floor(window.innerHeight * 0.4));
-  ta.style.height = `${Math.min(ta.scrollHeight + 2, max)}px`;
-  ta.classList.toggle("scrolls", ta.scrollHeight + 2 > max);
-}
-
-setUpPassageDialog();
-els.form.addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  send();
-});
-els.input.addEventListener("keydown", (ev) => {
-  if (ev.key === "Enter" && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey && !ev.isComposing) {
-    ev.preventDefault();
-    send();
-  } else if (ev.key === "Escape" && busy) {
-    ev.preventDefault();
+function openChat(id) {
+  if (id !== store.current().id) {
     stop();
+    if (!store.open(id)) return;
+    showInterrupted();
+    showConversation();
   }
-});
-els.input.addEventListener("input", autoGrow);
-window.addEventListener("resize", autoGrow);
-els.stop.addEventListener("click", stop);
-els.newChat.addEventListener("click", newChat);
+  closeDrawer();
+  els.input.focus();
+  announce(`Opened “${store.current().title || "chat"}”.`);
+}
 
-// Another tab changed the conversation: follow it when idle.
+// Another tab changed a conversation: the list follows, and so does this one when it is shown here.
 window.addEventListener("storage", (ev) => {
-  if (ev.key !== store.STORAGE_KEY || busy) return;
-  store.reload();
-  paintAll();
+  if (!ev.key || !ev.key.startsWith(store.CHAT_PREFIX)) return;
+  renderChats();
+  if (ev.key !== store.CHAT_PREFIX + store.current().id || inFlight() || ev.newValue === null) return;
+  store.reloadCurrent();
+  showConversation();
 });
 
 /* ------------------------------------------------------------------ start */
 
-store.reload();
-paintAll();
-autoGrow();
+setUpThread({ actions, busy: inFlight, empty: loadStarters });
+setUpAsking({ unreachable: refreshHealth, settled: renderChats });
+setUpTheme($("theme"), announce);
+setUpScope({ announce, changed: syncLibrary });
+setUpLibrary({
+  read: (t, opener) => {
+    if (!isWide()) closeDrawer();
+    openTranscript(t.id, t.title, isWide() ? opener : $("library-toggle"));
+  },
+  generation: setGeneration,
+});
+setUpReader({ isScoped: isTranscriptScoped, toggleScope: toggleTranscript, summary: summaryOf, announce });
+setUpChats({ open: openChat, removedCurrent: () => { stop(); store.startNew(); showConversation(); }, announce });
+setUpPanels({ library: () => { loadLibrary().then(renderLibrary); }, chats: renderChats });
+composer.setUpComposer({ send: () => send(), stop, busy: () => Boolean(inFlight()), announce });
+els.newChat.addEventListener("click", newChat);
+els.exportBtn.addEventListener("click", exportChat);
+
+store.restoreTab();
+showInterrupted();
+showConversation();
 refreshHealth();
 if (!matchMedia("(pointer: coarse)").matches) els.input.focus();

@@ -13,6 +13,7 @@ from service.api.deps import PipelineDep, SettingsDep
 from service.api.schemas import Health
 from service.ops import metrics
 from service.ops import store_health as store
+from service.rag.starters import starter_questions
 
 router = APIRouter(tags=["status"])
 
@@ -38,13 +39,17 @@ def health(pipeline: PipelineDep, settings: SettingsDep) -> Health:
         llm_model=settings.llm_model if settings.answer_mode == "llm" else None,
         store=f"chroma server {settings.chroma_host}:{settings.chroma_port}" if settings.client_server
         else f"embedded (collection {settings.collection}_{CHUNK_SUFFIX})",  # no path: /health has no key
+        max_question_chars=settings.max_question_chars,  # the chat page stops a longer question itself
+        max_turns=settings.max_turns,
+        max_conversation_chars=settings.max_conversation_chars,
     )
 
 
 @router.get("/v1/starters")
 def starters(pipeline: PipelineDep, n: int = 4) -> dict:
-    """Suggested first questions, taken from the interviewers' own questions in the index."""
-    return {"questions": pipeline.retriever.starters(max(1, min(n, 12)))}
+    """Suggested first questions: questions asked in the transcripts that read whole and on their
+    own (service/rag/starters.py), spread across the transcripts."""
+    return {"questions": starter_questions(pipeline.live_snapshot(), max(1, min(n, 12)))}
 
 
 @router.get(

@@ -1,7 +1,9 @@
-"""Shared pieces of the browser tests: paths, the hostile transcript, the live server, chat helpers."""
+"""Shared pieces of the browser tests: paths, the hostile transcript, the live server, chat helpers,
+what the page keeps in localStorage, axe-core, screenshots."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -16,7 +18,13 @@ ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 375, "height": 812}
+PHONE = {"width": 390, "height": 844}
+# The real committee hearings (../shared/corpora/qmsum-committee/): a slice of them is ingested for the
+# tests that run on both corpora (the whole folder takes minutes).
+CORPUS = ROOT.parent / "shared" / "corpora" / "qmsum-committee"
+HEARINGS = ("education_17", "education_19")
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+CHAT_PREFIX = "transcript-chat.chat."  # + conversation id: one saved conversation (store.js)
 
 XSS_IMG = "<img src=x onerror=window.__xss=1>"
 XSS_SCRIPT = "<script>window.__xss=1</script>"
@@ -103,3 +111,69 @@ def ask_and_capture(chat: Chat, question: str):
     replay = httpx.post(response.url, json={**sent, "stream": False}, timeout=60)
     replay.raise_for_status()
     return msg, replay.json(), response
+
+
+class Page(Chat):
+    """The rest of the page: panels, the reader, the scope chips."""
+
+    @property
+    def reader(self):
+        return self.page.locator("#reader")
+
+    def wait_reader(self, state: str = "transcript"):
+        """Wait until the reader shows the whole transcript (`state`: what #reader-body says it shows)."""
+        self.page.wait_for_selector(f"#reader-body[data-state={state}]")
+        return self.reader
+
+    def open_library(self):
+        toggle = self.page.locator("#library-toggle")
+        if toggle.get_attribute("aria-expanded") != "true":
+            toggle.click()
+        self.page.wait_for_selector("#transcript-list .transcript")
+        return self.page.locator("#library")
+
+    def open_chats(self):
+        toggle = self.page.locator("#chats-toggle")
+        if toggle.get_attribute("aria-expanded") != "true":
+            toggle.click()
+        return self.page.locator("#chats")
+
+    def transcript_item(self, transcript_id: str):
+        return self.page.locator(f'#transcript-list .transcript[data-id="{transcript_id}"]')
+
+
+def stored_chats(page) -> list[dict]:
+    """Every conversation the page saved in localStorage, newest first."""
+    raw = page.evaluate(f"""() => Object.keys(localStorage).filter(k => k.startsWith('{CHAT_PREFIX}'))
+        .map(k => localStorage.getItem(k))""")
+    return sorted((json.loads(r) for r in raw), key=lambda c: -c["updated"])
+
+
+def current_chat(page) -> dict | None:
+    """The conversation this tab shows, as saved (None before its first question)."""
+    tab = page.evaluate("() => sessionStorage.getItem('transcript-chat.tab')")
+    chat_id = json.loads(tab)["chat"] if tab else None
+    raw = page.evaluate(f"id => localStorage.getItem('{CHAT_PREFIX}' + id)", chat_id) if chat_id else None
+    return json.loads(raw) if raw else None
+
+
+def axe_violations(page) -> list[dict]:
+    """axe-core's violations on the page as it is ({id, impact, help, targets}). The checker is
+    evaluated into the page by the test driver, so the page's own CSP stays in force."""
+    if not AXE.exists():
+        raise AssertionError(f"axe-core is not installed at {AXE}: run `make browser` (npm ci)")
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    return page.evaluate("""async () => {
+        const r = await axe.run(document, {resultTypes: ['violations']});
+        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                                       targets: v.nodes.map(n => n.target.join(' ')).slice(0, 5)}));
+    }""")
+
+
+def shot(page, name: str) -> Path:
+    """A screenshot of the page as it is, test-artifacts/NAME.png."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=path)
+    return path

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import httpx
 from playwright.sync_api import expect
 
-from .helpers import DESKTOP, PHONE, Chat, ask_and_capture, rendered
+from .helpers import DESKTOP, PHONE, Chat, ask_and_capture, current_chat, rendered, stored_chats
 
 OFFICES = "Where are Alibaba Cloud's offices in Europe?"
 HEAD_OFFICE = "Which one is the head office?"
 UNCOVERED = "What does an ECS instance cost per hour in Frankfurt?"
-STORAGE_KEY = "transcript-chat.conversation.v1"
 
 
 def assert_streamed_if_server_streams(msg, response):
@@ -35,7 +33,8 @@ def test_status_line_and_starter_questions(page, server):
     assert questions, "the index has interviewer questions"
     starters = page.locator("#starters button")
     expect(starters).to_have_text(questions)
-    expect(page.get_by_role("heading", name="Ask the interview transcripts")).to_be_visible()
+    expect(page.get_by_role("heading", name="Ask the transcripts")).to_be_visible()
+    expect(page.get_by_role("heading", name="Questions asked in the transcripts")).to_be_visible()
 
     starters.first.click()
     chat = Chat(page)
@@ -66,14 +65,15 @@ def test_answer_with_citations_opens_the_passage(page, chat):
     first.click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()
-    expect(dialog.locator("#passage-kicker")).to_contain_text(f"Source {n} of {len(body['sources'])}")
-    expect(dialog.get_by_role("heading")).to_have_text(source["title"])
-    expect(dialog).to_contain_text(source["question"])
-    expect(dialog).to_contain_text(source["speaker"])
+    page.wait_for_selector("#reader-body[data-state=transcript]")
+    expect(dialog.locator("#reader-kicker")).to_contain_text(f"Source {n} of {len(body['sources'])}")
+    expect(dialog.get_by_role("heading", level=2)).to_have_text(source["title"])
+    expect(dialog.locator(".turn.current")).to_contain_text(source["question"])
+    expect(dialog.locator("#reader-meta")).to_contain_text(source["speaker"])
     assert source["quotes"], "a cited source carries the sentences quoted from it"
-    expect(dialog.locator("blockquote mark")).to_have_text(source["quotes"])
-    expect(dialog.locator("blockquote")).to_have_text(source["text"])
-    expect(page.get_by_role("button", name="Close the passage")).to_be_focused()
+    expect(dialog.locator(".turn.current mark")).to_have_text(source["quotes"])
+    expect(dialog.locator(".turn.current .passage-hit")).to_have_text(source["text"])
+    expect(page.get_by_role("button", name="Close the transcript")).to_be_focused()
 
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
@@ -83,10 +83,11 @@ def test_answer_with_citations_opens_the_passage(page, chat):
     msg.locator(".source-card").first.click()
     expect(dialog).to_be_visible()
     if len(body["sources"]) > 1:
-        before = dialog.locator("blockquote").inner_text()
+        page.wait_for_selector("#reader-body[data-state=transcript]")
+        before = dialog.locator(".passage-hit").inner_text()
         dialog.get_by_role("button", name="Next source").click()
-        expect(dialog.locator("blockquote")).not_to_have_text(before)
-    dialog.get_by_role("button", name="Close the passage").click()
+        expect(dialog.locator(".passage-hit")).not_to_have_text(before)
+    dialog.get_by_role("button", name="Close the transcript").click()
     expect(dialog).to_be_hidden()
 
 
@@ -102,8 +103,9 @@ def test_follow_up_sends_every_turn_and_history_survives_reload(page, chat):
 
     before = [page.locator(".msg.user .bubble").all_inner_texts(),
               page.locator(".msg.assistant .answer-text").all_inner_texts()]
-    stored = json.loads(page.evaluate(f"localStorage.getItem('{STORAGE_KEY}')"))
+    stored = current_chat(page)
     assert [t["role"] for t in stored["turns"]] == ["user", "assistant", "user", "assistant"]
+    assert stored["title"] == OFFICES and stored["pending"] is None
 
     page.reload()
     expect(page.locator(".msg.assistant")).to_have_count(2)
@@ -113,7 +115,7 @@ def test_follow_up_sends_every_turn_and_history_survives_reload(page, chat):
     expect(page.locator("#welcome")).to_be_hidden()
     # citations still open their passage after the reload
     page.locator(".msg.assistant").first.locator("button.cite").first.click()
-    expect(page.get_by_role("dialog").locator("blockquote mark").first).to_be_visible()
+    expect(page.get_by_role("dialog").locator(".turn.current mark").first).to_be_visible()
     page.keyboard.press("Escape")
 
     # a follow-up after the reload still carries the whole conversation
@@ -121,11 +123,14 @@ def test_follow_up_sends_every_turn_and_history_survives_reload(page, chat):
         Chat(page).ask("When did it expand overseas?")
     assert len(info.value.post_data_json["messages"]) == 5
 
+    # New chat starts an empty one and keeps this one in the list
     page.get_by_role("button", name="New chat").click()
     expect(page.locator(".msg")).to_have_count(0)
     expect(page.locator("#starters button").first).to_be_visible()
     expect(page.get_by_label("Your question")).to_be_focused()
-    assert page.evaluate(f"localStorage.getItem('{STORAGE_KEY}')") is None
+    assert current_chat(page) is None
+    assert [len(c["turns"]) for c in stored_chats(page)] == [6]
+    expect(page.locator("#chat-list .chat-item")).to_have_count(1)
     page.reload()
     expect(page.locator("#starters button").first).to_be_visible()
     expect(page.locator(".msg")).to_have_count(0)
@@ -151,8 +156,9 @@ def test_abstention_looks_different_and_shows_closest_passages(page, chat, artif
 
     msg.locator(".source-card").first.click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.locator("blockquote")).to_have_text(body["sources"][0]["text"])
-    expect(dialog.locator("#passage-kicker")).not_to_contain_text("cited")
+    page.wait_for_selector("#reader-body[data-state=transcript]")
+    expect(dialog.locator(".turn.current .passage-hit")).to_have_text(body["sources"][0]["text"])
+    expect(dialog.locator("#reader-kicker")).not_to_contain_text("cited")
 
 
 def test_keyboard_only(page, chat):
@@ -187,7 +193,7 @@ def test_keyboard_only(page, chat):
     expect(dialog).to_be_visible()
     for _ in range(6):  # focus stays inside the open dialog
         page.keyboard.press("Tab")
-        assert page.evaluate("document.getElementById('passage').contains(document.activeElement)")
+        assert page.evaluate("document.getElementById('reader').contains(document.activeElement)")
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     assert page.evaluate("document.activeElement.dataset.n") == opener
@@ -226,9 +232,10 @@ CONTRAST = """() => {
     return [255, 255, 255];
   };
   const out = [];
-  const selectors = ['.topbar h1', '#status-text', '.hint', '.answer-text', '.cite', '.source-q', '.source-meta',
-    '.sources-title', '.abstain-label', '.msg.user .bubble', '#send span', '#new-chat span', '.searched',
-    '.more-sources summary', '.msg-meta .btn', '.notice-text', '.notice-title', '.msg-note'];
+  const selectors = ['.topbar h1', '#status-text', '.hint', '.answer-text', '.cite-n', '.source-who', '.source-where',
+    '.source-snippet', '.sources-title', '.abstain-label', '.msg.user .bubble', '#send span', '#new-chat span', '.searched',
+    '.more-sources summary', '.msg-tools .btn', '.notice-text', '.notice-title', '.msg-note', '.chat-title', '.chat-when',
+    '#library-toggle span'];
   for (const sel of selectors) {
     for (const el of document.querySelectorAll(sel)) {
       if (!el.getClientRects().length) continue;
@@ -251,13 +258,13 @@ def test_text_contrast_meets_wcag_aa(open_page):
         chat.ask("Anything else?", expect_answer=False)
         expect(page.locator(".msg.notice.error")).to_be_visible()
         checked = page.evaluate(CONTRAST)
-        assert len({c["sel"] for c in checked}) >= 14, checked
+        assert len({c["sel"] for c in checked}) >= 16, checked
         low = [c for c in checked if c["ratio"] < 4.5]
         assert low == [], f"{scheme}: text below 4.5:1 contrast: {low}"
 
 
 def test_screenshots_desktop_and_phone(open_page, artifacts):
-    """A conversation at 1280x800 and 375x812, saved under test-artifacts/ for a person to look at."""
+    """A conversation at 1280x800 and 390x844, saved under test-artifacts/ for a person to look at."""
     for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
         page = open_page(viewport=viewport)
         if name == "phone":
@@ -277,7 +284,8 @@ def test_screenshots_desktop_and_phone(open_page, artifacts):
 
         last.locator("button.cite").first.click()
         dialog = page.get_by_role("dialog")
-        expect(dialog.locator("mark").first).to_be_visible()
+        page.wait_for_selector("#reader-body[data-state=transcript]")
+        expect(dialog.locator(".turn.current mark").first).to_be_in_viewport()
         box = dialog.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"] + 1
         page.screenshot(path=artifacts / f"passage-{name}.png")

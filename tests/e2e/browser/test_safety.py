@@ -52,13 +52,15 @@ def test_hostile_transcript_renders_as_text(open_page, bypass_csp):
     msg2, body2, _ = ask_and_capture(chat, "How do you keep your sourdough starter alive?")
     assert XSS_IMG in body2["answer"], body2["answer"]
     expect(msg2.locator(".answer-text")).to_contain_text(XSS_IMG)
-    expect(msg2.locator(".source-meta").first).to_contain_text(HOSTILE_TITLE)
+    expect(msg2.locator(".source-where").first).to_contain_text(HOSTILE_TITLE)
 
     # the passage dialog shows the payload as text, highlighted where it is quoted
     msg2.locator("button.cite").first.click()
     dialog = page.get_by_role("dialog")
-    expect(dialog.get_by_role("heading")).to_have_text(HOSTILE_TITLE)
-    expect(dialog.locator("blockquote mark").first).to_contain_text(XSS_IMG)
+    page.wait_for_selector("#reader-body[data-state=transcript]")
+    expect(dialog.get_by_role("heading", level=2)).to_have_text(HOSTILE_TITLE)
+    expect(dialog.locator(".turn.current mark").first).to_contain_text(XSS_IMG)
+    expect(dialog.locator("#reader-body")).to_contain_text(XSS_SCRIPT)  # the whole transcript, as text
     page.keyboard.press("Escape")
 
     # a markdown link to javascript: in a quoted sentence stays text (the service keeps its text only)
@@ -118,7 +120,10 @@ def test_links_in_answers_cannot_run_javascript(page):
     expect(text.locator("button.cite")).to_have_count(2)
     expect(text.locator(".cite-missing")).to_have_text("[9]")
     msg.locator("button.cite").first.click()
+    # transcript "x" is not in the index: the reader shows the passage as it was quoted
+    page.wait_for_selector("#reader-body[data-state=passage]")
     expect(page.get_by_role("dialog")).to_contain_text("Passage <svg onload=window.__xss=1>.")
-    expect(page.get_by_role("dialog")).to_contain_text("at 00:01:02")
+    expect(page.get_by_role("dialog")).to_contain_text("no longer in the library")
+    expect(page.get_by_role("dialog").locator(".turn.current .timestamp")).to_have_text("00:01:02")
     page.wait_for_timeout(300)
     assert page.evaluate(NO_MARKUP) == {"injected": 0, "badLinks": [], "xss": None}

@@ -1,0 +1,298 @@
+/* reader.js: the transcript reader (#reader). It owns reading a transcript as a conversation
+ * (speakers, roles, timestamps, an interview's questions, turns), opening it from the library or
+ * at a source of an answer (the passage's turn marked, its quoted sentences highlighted and
+ * scrolled into view), Previous / Next source, "Ask only about this transcript", closing (button,
+ * backdrop, Escape), Tab kept inside, and focus back on what opened it. Transcripts are fetched
+ * once per index generation (api.js getTranscript).
+ */
+
+import { getTranscript } from "./api.js";
+import { h, mediaLink, plural, safeHref, sourceHeading, speakerOf } from "./dom.js";
+
+const $ = (id) => document.getElementById(id);
+const els = {
+  dialog: $("reader"),
+  kicker: $("reader-kicker"),
+  title: $("reader-title"),
+  meta: $("reader-meta"),
+  tools: $("reader-tools"),
+  body: $("reader-body"),
+  foot: $("reader-foot"),
+  close: $("reader-close"),
+  prev: $("reader-prev"),
+  next: $("reader-next"),
+};
+
+let state = null; // {mode: "transcript"|"source", id, turn?, n?, opener}
+let hooks = { isScoped: () => false, toggleScope: () => {}, summary: () => null, announce: () => {} };
+const cache = new Map(); // transcript id -> Promise of its detail
+let generation = null;
+let shown = 0; // ignores a fetch that finishes after the reader moved on
+
+/** Forget cached transcripts when the index changed (the library saw a new generation). */
+export function setGeneration(g) {
+  if (g !== generation) cache.clear();
+  generation = g;
+}
+
+function load(id) {
+  if (!cache.has(id)) {
+    const p = getTranscript(id);
+    p.catch(() => cache.delete(id));
+    cache.set(id, p);
+  }
+  return cache.get(id);
+}
+
+/* ------------------------------------------------------------------ highlighting */
+
+/** `text` as nodes, the range [from, to) wrapped in a .passage-hit span and every quote in <mark>. */
+function highlighted(text, passage, quotes) {
+  const map = [];
+  let norm = "";
+  for (let i = 0; i < text.length; i++) {
+    if (/\s/.test(text[i])) {
+      if (norm.endsWith(" ")) continue;
+      norm += " ";
+    } else norm += text[i];
+    map.push(i);
+  }
+  map.push(text.length);
+  const find = (needle, from = 0) => {
+    const nq = needle.replace(/\s+/g, " ").trim();
+    const at = nq ? norm.indexOf(nq, from) : -1;
+    return at < 0 ? null : [map[at], map[at + nq.length - 1] + 1, at];
+  };
+  const hit = passage ? find(passage) : null;
+  const marks = [];
+  for (const q of quotes) {
+    const r = (hit && find(q, hit[2])) || find(q);
+    if (r) marks.push([r[0], r[1]]);
+  }
+  marks.sort((a, b) => a[0] - b[0]);
+  const piece = (from, to) => {
+    const out = [];
+    let pos = from;
+    for (const [s, e] of marks) {
+      if (s < pos || s >= to) continue;
+      if (s > pos) out.push(text.slice(pos, s));
+      out.push(h("mark", null, text.slice(s, Math.min(e, to))));
+      pos = Math.min(e, to);
+    }
+    if (pos < to) out.push(text.slice(pos, to));
+    return out;
+  };
+  if (!hit) return { nodes: piece(0, text.length), found: Boolean(marks.length) };
+  return {
+    nodes: [...piece(0, hit[0]), h("span", { class: "passage-hit" }, piece(hit[0], hit[1])), ...piece(hit[1], text.length)],
+    found: true,
+  };
+}
+
+/* ------------------------------------------------------------------ the transcript */
+
+function who(name, role, timestamp, media) {
+  return h("p", { class: "who" },
+    h("span", { class: "speaker" }, name),
+    role ? h("span", { class: "role" }, role) : null,
+    media ? mediaLink(media, timestamp, name) : timestamp ? h("span", { class: "timestamp" }, timestamp) : null);
+}
+
+/** The transcript's turns; `target` (a source) is marked and highlighted. Returns {nodes, hit}. */
+function renderTranscript(detail, target) {
+  const nodes = [];
+  let hit = null;
+  if (detail.intro) {
+    const mine = target && target.turn === 0 ? highlighted(detail.intro, target.text, target.quotes) : null;
+    const block = h("section", { class: `turn intro${mine ? " current" : ""}`, "data-turn": "0" },
+      h("p", { class: "who" }, h("span", { class: "speaker" }, "Introduction")),
+      h("p", { class: "said" }, mine ? mine.nodes : detail.intro));
+    if (mine) hit = block;
+    nodes.push(block);
+  }
+  const list = h("ol", { class: "turns" });
+  for (const t of detail.turns) {
+    const mine = target && target.turn === t.number ? highlighted(t.text, target.text, target.quotes) : null;
+    const li = h("li", { class: `turn${mine ? " current" : ""}`, "data-turn": String(t.number) });
+    if (t.question) {
+      li.append(h("div", { class: "turn-question" }, h("p", { class: "who" }, h("span", { class: "speaker" }, t.asked_by || "Question")),
+        h("p", { class: "said" }, t.question)));
+    }
+    li.append(who(t.speaker || "Unnamed speaker", t.role, t.timestamp, t.media_url),
+      h("p", { class: "said" }, mine ? mine.nodes : t.text));
+    if (mine) hit = li;
+    list.append(li);
+  }
+  nodes.push(list);
+  return { nodes, hit };
+}
+
+function describe(detail) {
+  const summary = hooks.summary(detail.id);
+  const speakers = summary ? summary.speakers.length : new Set(detail.turns.map((t) => t.speaker)).size;
+  return [detail.kind === "interview" ? "Interview" : "Conversation", plural(speakers, "speaker", "speakers"),
+    plural(detail.turns.length, "turn", "turns")].join(" · ");
+}
+
+function scopeButton(id, title) {
+  const pressed = hooks.isScoped(id);
+  return h("button", {
+    type: "button", class: "btn btn-small scope-toggle", "aria-pressed": pressed ? "true" : "false",
+    onclick: (ev) => {
+      hooks.toggleScope({ id, title });
+      ev.currentTarget.setAttribute("aria-pressed", hooks.isScoped(id) ? "true" : "false");
+    },
+  }, "Ask only about this transcript");
+}
+
+function fillTools(id, title, media, hit) {
+  const tools = [scopeButton(id, title)];
+  const href = media ? safeHref(media) : null;
+  if (href) tools.push(mediaLink(href, "", title));
+  if (hit) {
+    tools.push(h("button", { type: "button", class: "btn btn-small btn-ghost", onclick: () => reveal(hit) }, "Back to the passage"));
+    tools.push(h("p", { class: "legend" }, h("mark", null, "Highlighted"), " sentences are quoted in the answer."));
+  }
+  els.tools.replaceChildren(...tools);
+}
+
+function reveal(el) {
+  const target = el.querySelector("mark") || el.querySelector(".passage-hit") || el;
+  target.scrollIntoView({ block: "center", inline: "nearest", behavior: "instant" });
+}
+
+/* ------------------------------------------------------------------ filling the dialog */
+
+function sourceKicker(turn, s) {
+  return `Source ${s.n} of ${turn.sources.length}${turn.citations.includes(s.n) ? " · cited in the answer" : ""}`;
+}
+
+async function fillSource() {
+  const token = ++shown;
+  const { turn, n } = state;
+  const index = turn.sources.findIndex((s) => s.n === n);
+  const s = turn.sources[index];
+  els.kicker.textContent = sourceKicker(turn, s);
+  els.title.textContent = s.title || s.transcript || "Transcript";
+  els.meta.textContent = [speakerOf(s), s.turn > 0 ? `turn ${s.turn}` : "", s.timestamp].filter(Boolean).join(" · ");
+  els.prev.disabled = index <= 0;
+  els.next.disabled = index >= turn.sources.length - 1;
+  els.foot.hidden = false;
+  // The passage at once, the whole transcript around it when it arrives.
+  const alone = h("section", { class: "turn current", "data-turn": String(s.turn) },
+    who(speakerOf(s), "", s.timestamp, s.media_url), h("p", { class: "said" }, highlighted(s.text, s.text, s.quotes).nodes));
+  els.body.replaceChildren(h("p", { class: "loading" }, "Loading the transcript…"), alone);
+  fillTools(s.transcript, s.title, "", alone);
+  els.body.dataset.state = "loading";
+  try {
+    const detail = await load(s.transcript);
+    if (token !== shown) return;
+    const { nodes, hit } = renderTranscript(detail, s);
+    if (!hit) throw new Error("the passage is not in the transcript any more");
+    els.body.replaceChildren(...nodes);
+    els.body.dataset.state = "transcript";
+    fillTools(s.transcript, detail.title, detail.media_url, hit);
+    reveal(hit);
+  } catch (err) {
+    if (token !== shown) return;
+    els.body.dataset.state = "passage";
+    els.body.replaceChildren(h("p", { class: "loading" }, err.status === 404
+      ? "This transcript is no longer in the library. Here is the passage as it was quoted."
+      : "The transcript could not be loaded. Here is the passage as it was quoted."), alone);
+    reveal(alone);
+  }
+}
+
+async function fillTranscript() {
+  const token = ++shown;
+  const { id, title } = state;
+  els.kicker.textContent = "Transcript";
+  els.title.textContent = title || id;
+  els.meta.textContent = "";
+  els.foot.hidden = true;
+  els.tools.replaceChildren();
+  els.body.replaceChildren(h("p", { class: "loading" }, "Loading the transcript…"));
+  els.body.dataset.state = "loading";
+  try {
+    const detail = await load(id);
+    if (token !== shown) return;
+    els.title.textContent = detail.title;
+    els.meta.textContent = describe(detail);
+    fillTools(id, detail.title, detail.media_url, null);
+    els.body.replaceChildren(...renderTranscript(detail, null).nodes);
+    els.body.dataset.state = "transcript";
+    els.body.scrollTop = 0;
+  } catch (err) {
+    if (token !== shown) return;
+    els.body.dataset.state = "error";
+    els.body.replaceChildren(h("p", { class: "loading" }, err.status === 404
+      ? "This transcript is no longer in the library." : "The transcript could not be loaded. Try again in a moment."));
+  }
+}
+
+function show(opener) {
+  if (!els.dialog.open) els.dialog.showModal();
+  state.opener = state.opener || opener;
+  els.close.focus();
+}
+
+/** Read transcript `id` from the start. */
+export function openTranscript(id, title, opener) {
+  state = { mode: "transcript", id, title, opener };
+  show(opener);
+  return fillTranscript();
+}
+
+/** Open source `n` of an answer `turn` inside its transcript, scrolled to the quoted sentences. */
+export function openSource(turn, n, opener) {
+  if (!turn.sources.some((s) => s.n === n)) return null;
+  state = { mode: "source", turn, n, opener };
+  show(opener);
+  hooks.announce(`Source ${n}: ${sourceHeading(turn.sources.find((s) => s.n === n))}`);
+  return fillSource();
+}
+
+export function closeReader() {
+  if (els.dialog.open) els.dialog.close();
+}
+
+function step(delta) {
+  if (!state || state.mode !== "source") return;
+  const { turn } = state;
+  const index = turn.sources.findIndex((s) => s.n === state.n) + delta;
+  if (index < 0 || index >= turn.sources.length) return;
+  state.n = turn.sources[index].n;
+  fillSource();
+  (delta < 0 ? (els.prev.disabled ? els.next : els.prev) : (els.next.disabled ? els.prev : els.next)).focus();
+}
+
+/** Attach the reader's controls and keys (once, at start); `given` connects it to the scope. */
+export function setUpReader(given) {
+  hooks = { ...hooks, ...given };
+  els.close.addEventListener("click", () => els.dialog.close());
+  els.prev.addEventListener("click", () => step(-1));
+  els.next.addEventListener("click", () => step(1));
+  els.dialog.addEventListener("click", (ev) => { if (ev.target === els.dialog) els.dialog.close(); });
+  // Keep Tab inside the open dialog: past the last control it comes back to the first.
+  els.dialog.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Tab") return;
+    const stops = [...els.dialog.querySelectorAll("button, a[href], [tabindex]:not([tabindex='-1'])")]
+      .filter((el) => !el.disabled && el.getClientRects().length);
+    if (!stops.length) return;
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    if (ev.shiftKey && (document.activeElement === first || !els.dialog.contains(document.activeElement))) {
+      ev.preventDefault();
+      last.focus();
+    } else if (!ev.shiftKey && document.activeElement === last) {
+      ev.preventDefault();
+      first.focus();
+    }
+  });
+  els.dialog.addEventListener("close", () => {
+    const opener = state && state.opener;
+    state = null;
+    shown++;
+    if (opener && opener.isConnected) opener.focus();
+  });
+}
