@@ -22,6 +22,7 @@ with the keyword indexes and vectors over it.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections import defaultdict
@@ -45,14 +46,22 @@ LOAD_PAGE = 5000  # chunk records read from Chroma per call when building the ke
 ANAPHORA = {
     "he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs", "it", "its",
     "this", "that", "these", "those", "there", "then", "former", "latter", "same", "also",
+    "anyone", "anybody", "someone", "somebody", "else", "others", "next",  # "Did anyone disagree?"
 }  # fmt: skip
 
 
+# Openings that continue the conversation before ("And in Europe?", "What about pricing?", "Why?").
+CONTINUATION = re.compile(r"\s*(and|but|so|or|also|what about|how about|why|how come|really)\b", re.IGNORECASE)
+
+
 def is_follow_up(question: str) -> bool:
-    """A question that cannot stand alone: it uses a pronoun or is only a couple of words."""
+    """A question that cannot stand alone: it uses a pronoun, opens as a continuation, or has no
+    word of its own ("Pricing?" has one, and nothing else). "What is the weather in Paris?" is
+    short, and stands alone."""
     ws = words(question)
     content = [w for w in ws if w not in STOP]
-    return bool(ANAPHORA.intersection(ws)) or len(content) <= 2
+    return (bool(ANAPHORA.intersection(ws)) or bool(CONTINUATION.match(question)) or not content
+            or (len(content) == 1 and len(ws) <= 2))
 
 
 SPEAKER_BOOST = 3.0  # σ added to the chunks of a speaker the question names

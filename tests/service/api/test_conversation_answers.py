@@ -80,6 +80,14 @@ def test_an_elliptical_follow_up_is_asked_with_its_subject(library_client):
     assert "Oracle" in body["answer"]
 
 
+def test_a_new_question_in_a_conversation_is_not_glued_to_the_one_before(library_client):
+    first = ask(library_client, "Where did Xuan Jin work before Alibaba?")
+    body = ask(library_client, "Where did Xuan Jin work before Alibaba?", first["answer"],
+               "What did Morneau say about dairy farmers?")
+    assert body["standalone_question"] is None
+    assert body["answer"].startswith("Bill Morneau: “") and "dairy" in body["answer"], body["answer"]
+
+
 @pytest.mark.parametrize("question", [
     "What did the Prime Minister say about the price of Bitcoin?",
     "What did anyone say about the Eurovision Song Contest?",
