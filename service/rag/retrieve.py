@@ -347,14 +347,3 @@ class Retriever:
                 break
         ms = (time.perf_counter() - started) * 1000
         return Retrieval(question, queries[-1], hits, vecs[0], ms, snap, frozenset(named), topic)
-
-    def starters(self, n: int = 4) -> list[str]:
-        """Interviewer questions from the index, for an empty chat (spread across transcripts)."""
-        seen, out = set(), []
-        for _, meta in sorted(self.snap.docs.values(), key=lambda d: (d[1].get(ix.K_TURN, 0), d[1].get(ix.K_TRANSCRIPT, ""))):
-            q = meta.get(ix.K_QUESTION, "")
-            if q and q not in seen and len(q) <= 120:
-                seen.add(q)
-                out.append(q)
-        step = max(1, len(out) // n)
-        return out[::step][:n]
