@@ -70,16 +70,23 @@ const LIST_ITEM = /^\s*(?:[-*•]|(\d+)[.)])\s+(.*)$/;
 const SPEAKER_LINE = /^([^\s:“”"][^:\n“”"]{0,79}):\s+(“.*)$/;
 const QUOTE_ITEM = /“[^”]*”(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])*/g;
 
+// a line of quotes with no speaker (a transcript's title and intro, an unlabelled transcript)
+const QUOTES_LINE = /^“.*”\s*(?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)?/;
+
 /** Two or more lines of speakers' quotes: a list by speaker, each with its quotes as a list. */
 function renderBySpeaker(lines, ctx) {
   return h("ul", { class: "by-speaker" }, lines.map((line) => {
-    const [, name, said] = SPEAKER_LINE.exec(line);
+    const named = SPEAKER_LINE.exec(line);
+    const said = named ? named[2] : line;
     const quotes = said.match(QUOTE_ITEM) || [said];
     return h("li", null,
-      h("p", { class: "by-speaker-name" }, name),
+      named ? h("p", { class: "by-speaker-name" }, named[1]) : null,
       h("ul", { class: "by-speaker-quotes" }, quotes.map((q) => h("li", null, renderInline(q.trim(), ctx)))));
   }));
 }
+
+const isSpeakerLines = (lines) => lines.length > 1 && lines.some((l) => SPEAKER_LINE.test(l))
+  && lines.every((l) => SPEAKER_LINE.test(l) || QUOTES_LINE.test(l));
 
 /** Paragraphs, simple lists, line breaks and inline marks, built with createElement only. */
 export function renderRichText(text, ctx) {
@@ -87,7 +94,7 @@ export function renderRichText(text, ctx) {
   for (const block of text.split(/\n\s*\n/)) {
     if (!block.trim()) continue;
     const lines = block.split("\n").filter((l) => l.trim());
-    if (lines.length > 1 && lines.every((l) => SPEAKER_LINE.test(l))) {
+    if (isSpeakerLines(lines)) {
       frag.append(renderBySpeaker(lines, ctx));
       continue;
     }

@@ -44,13 +44,16 @@ def test_digests_are_listed_by_speaker(open_page, corpus):
     msg, body, _ = ask_and_capture(Page(page), corpus.digest)
     assert not body["abstained"], body["answer"]
     lines = [line for line in body["answer"].split("\n") if line.strip()]
-    speakers = [line.split(":", 1)[0] for line in lines]
+    # a line is one speaker's quotes ("Name: “…” [1]"), or quotes with no speaker (the intro)
+    speakers = [m.group(1) for line in lines if (m := re.match(r"([^\s:“”\"][^:\n“”\"]{0,79}):\s+“", line))]
     groups = msg.locator(".answer-text .by-speaker > li")
     if len(lines) == 1:  # one speaker (the interview): a paragraph, not a list
         expect(groups).to_have_count(0)
         expect(msg.locator(".answer-text p")).to_have_count(1)
         return
-    assert len(set(speakers)) == len(speakers) > 1, body["answer"]
+    assert speakers and len(set(speakers)) == len(speakers), body["answer"]
+    assert all(line.startswith("“") for line in lines if not re.match(r"[^\s:“”\"][^:\n“”\"]{0,79}:\s+“", line))
+    expect(groups).to_have_count(len(lines))
     expect(groups.locator(".by-speaker-name")).to_have_text(speakers)
     for group, line in zip(groups.all(), lines, strict=True):
         expect(group.locator(".by-speaker-quotes > li")).to_have_count(len(re.findall(r"“[^”]*”", line)))

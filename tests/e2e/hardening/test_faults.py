@@ -129,7 +129,7 @@ WRITER = textwrap.dedent("""
     from ingest import store as ix
     from ingest.settings import Settings
     settings = Settings(_env_file=None, chroma_path=Path(sys.argv[1]))
-    coll = ix.open_collection(ix.chroma_client(settings), settings, ix.SENTENCE_SUFFIX)
+    coll = ix.open_collection(ix.chroma_client(settings), settings, ix.CHUNK_SUFFIX)
     vecs = np.random.default_rng(7).normal(size=(int(sys.argv[2]), 384)).astype("float32")
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     for start in range(0, len(vecs), 100):  # batches, as a sync writes them
@@ -144,13 +144,14 @@ WRITER = textwrap.dedent("""
 def test_chroma_restart_with_unflushed_vectors_finds_every_one(tmp_path):
     """1,500 vectors (past Chroma's 1,000-vector HNSW sync threshold, the tail never flushed),
     the writer killed -9, then a fresh process: every vector is there and is its own nearest
-    neighbour (guards chroma issues 6975 and 7090)."""
+    neighbour (guards chroma issues 6975 and 7090). The chunk collection: the one searched by vector
+    (the sentence collection is read by id, and its HNSW graph is built too sparse for this check)."""
     n = 1500
     proc = subprocess.run([sys.executable, "-c", WRITER, str(tmp_path / "chroma"), str(n)], capture_output=True,
                           text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=False)
     assert proc.returncode == -signal.SIGKILL and f"written {n}" in proc.stdout, proc.stderr[-2000:]
     settings = Settings(_env_file=None, chroma_path=tmp_path / "chroma")
-    coll = ix.open_collection(ix.chroma_client(settings), settings, ix.SENTENCE_SUFFIX)
+    coll = ix.open_collection(ix.chroma_client(settings), settings, ix.CHUNK_SUFFIX)
     assert coll.count() == n
     got = coll.get(include=["embeddings"])
     assert len(got["ids"]) == n

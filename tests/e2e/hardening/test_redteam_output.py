@@ -164,9 +164,16 @@ RAW = ("The census counted 48,200 residents [verify the census](https:evil.examp
        "https:\\\\evil.example, xhttps://evil.example/steal, _https://evil.example, [write](mailto:x@evil.example), "
        "[run](javascript:window.__xss=1), [ask](//evil.example/a), [them](https://census.example@evil.example/) "
        "or https://census.example/2023 for the tables.")
-STORE = """raw => localStorage.setItem("transcript-chat.conversation.v1", JSON.stringify({version: 1, turns: [
-  {id: "q1", role: "user", content: "How many?", status: "ok"},
-  {id: "a1", role: "assistant", content: raw, status: "done", sources: [], citations: []}]}))"""
+# Written as this tab's saved conversation (service/static/store.js: the tab's chat id in
+# sessionStorage, the conversation under its localStorage key).
+STORE = """raw => {
+  const chat = JSON.parse(sessionStorage.getItem("transcript-chat.tab")).chat;
+  const key = "transcript-chat.chat." + chat;
+  const c = JSON.parse(localStorage.getItem(key));
+  c.turns = [{id: "q1", role: "user", content: "How many?", status: "ok"},
+             {id: "a1", role: "assistant", content: raw, status: "done", sources: [], citations: []}];
+  localStorage.setItem(key, JSON.stringify(c));
+}"""
 
 
 def test_the_chat_ui_links_no_disguised_address(census_index, app_settings, browser):
