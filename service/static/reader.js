@@ -146,6 +146,8 @@ function scopeButton(id, title) {
 }
 
 function fillTools(id, title, media, hit) {
+  // the tools are rebuilt when the transcript arrives: a focused one hands focus to its successor
+  const focused = els.tools.contains(document.activeElement) ? document.activeElement.textContent : null;
   const tools = [scopeButton(id, title)];
   const href = media ? safeHref(media) : null;
   if (href) tools.push(mediaLink(href, "", title));
@@ -154,6 +156,15 @@ function fillTools(id, title, media, hit) {
     tools.push(h("p", { class: "legend" }, h("mark", null, "Highlighted"), " sentences are quoted in the answer."));
   }
   els.tools.replaceChildren(...tools);
+  if (focused !== null) {
+    const same = [...els.tools.querySelectorAll("button, a[href]")].find((el) => el.textContent === focused);
+    (same || els.close).focus();
+  }
+}
+
+/** Focus stays in the open dialog when what held it was replaced (Tab must not escape it). */
+function keepFocusInside() {
+  if (els.dialog.open && !els.dialog.contains(document.activeElement)) els.close.focus();
 }
 
 function reveal(el) {
@@ -192,6 +203,7 @@ async function fillSource() {
     els.body.replaceChildren(...nodes);
     els.body.dataset.state = "transcript";
     fillTools(s.transcript, detail.title, detail.media_url, hit);
+    keepFocusInside();
     reveal(hit);
   } catch (err) {
     if (token !== shown) return;
@@ -199,6 +211,7 @@ async function fillSource() {
     els.body.replaceChildren(h("p", { class: "loading" }, err.status === 404
       ? "This transcript is no longer in the library. Here is the passage as it was quoted."
       : "The transcript could not be loaded. Here is the passage as it was quoted."), alone);
+    keepFocusInside();
     reveal(alone);
   }
 }
@@ -222,6 +235,7 @@ async function fillTranscript() {
     els.body.replaceChildren(...renderTranscript(detail, null).nodes);
     els.body.dataset.state = "transcript";
     els.body.scrollTop = 0;
+    keepFocusInside();
   } catch (err) {
     if (token !== shown) return;
     els.body.dataset.state = "error";

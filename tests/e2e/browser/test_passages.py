@@ -109,3 +109,30 @@ def test_timestamps_and_links_to_the_recording(open_page, corpus):
     expect(reader.locator("#reader-tools .media-link")).to_have_attribute("href", MEDIA_URL)
     current = reader.locator(".turn.current .who .media-link")
     expect(current).to_have_attribute("href", body["sources"][0]["media_url"])
+
+
+def test_focus_stays_in_the_reader_while_its_transcript_arrives(open_page, corpus):
+    """A keyboard user tabs onto a tool of the reader before the transcript has arrived; when it
+    arrives the tools are rebuilt, and focus moves to the same tool, never out of the dialog."""
+    page = open_page(corpus.url)
+    ui = Page(page)
+    msg, _, _ = ask_and_capture(ui, corpus.question)
+    release = []
+    page.route("**/v1/transcripts/**", lambda route: release.append(route))  # held until released
+    msg.locator(".answer-text button.cite").first.click()
+    page.wait_for_selector("#reader-body[data-state=loading]")
+    page.keyboard.press("Tab")  # from the close button to the first tool
+    label = page.evaluate("document.activeElement.textContent")
+    assert page.evaluate("document.getElementById('reader').contains(document.activeElement)")
+    for _ in range(100):
+        if release:
+            break
+        page.wait_for_timeout(50)
+    release[0].continue_()
+    page.unroute("**/v1/transcripts/**")
+    ui.wait_reader()
+    assert page.evaluate("document.getElementById('reader').contains(document.activeElement)")
+    assert page.evaluate("document.activeElement.textContent") == label
+    for _ in range(4):
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.getElementById('reader').contains(document.activeElement)")
