@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=20, description="Passages returned when a request does not say.")
     candidates: int = Field(30, ge=5, le=200, description="Passages the retriever hands to the reranker.")
     keyword_weight: float = Field(
-        1.0, ge=0.0, description="Weight of the standardised BM25 score in fusion (the cosine's is 1)."
+        1.2, ge=0.0, description="Weight of the standardised BM25 score in fusion (the cosine's is 1)."
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
     abstain_threshold: float = Field(

@@ -3,13 +3,18 @@
 Each chunk gets one relevance score, computed exactly over the whole index generation:
 
     z(BM25) * KEYWORD_WEIGHT + z(cosine)                       the passage itself
-    + SPEAKER_BOOST σ   for chunks spoken by a speaker the question names ("What did Ste-Marie say…")
+    + PHRASE_WEIGHT * z(BM25 over adjacent word pairs)         its phrases ("wage subsidy")
+    + SPEAKER_BOOST σ   for chunks spoken by a speaker the question names ("What did Ste-Marie say…");
+                        a chunk shorter than SHORT_CHARS gets its share (a bare "Yes." says nothing
+                        about what was asked, and must not outrank the speaker's real answers)
     + TRANSCRIPT_PRIOR σ * z(the transcript's best chunk scores)     the sitting the question is about
     + TRANSCRIPT_KEYWORDS σ * z(BM25 of the question over whole transcripts, titles included)
 
 z() standardises a score over all chunks, σ is the spread of the fused score. BM25 reads each
 chunk with its speaker's name and the end of the turn it answers; the question is searched
-without its phrasing words ("summarize", "what did … say"). At most one piece of a turn is
+without its phrasing words ("summarize", "what did … say"). The phrase index is a second BM25
+over the same text read as pairs of adjacent content words: a passage that says "long-term care"
+beats one that says "long" and "care" apart. At most one piece of a turn is
 returned. Measured on the 36 committee hearings (bench/qmsum_lab): this beats reciprocal-rank
 fusion and either retriever alone. The chunk vectors of a generation are read from Chroma once,
 into the `Snapshot`; a question costs one encode and a few matrix products, at any corpus size
@@ -39,7 +44,7 @@ from ingest.embed import Embedder
 from ingest.settings import Settings
 from ingest.speakers import SpeakerNames
 from service.ops.metrics import Laps
-from service.rag.text import STOP, Tokenizer, query_text, words
+from service.rag.text import STOP, Tokenizer, pairs, query_text, words
 
 LOAD_PAGE = 5000  # chunk records read from Chroma per call when building the keyword index
 # Words that make a question lean on the conversation before it ("Where did he work before?").
@@ -65,9 +70,11 @@ def is_follow_up(question: str) -> bool:
 
 
 SPEAKER_BOOST = 3.0  # σ added to the chunks of a speaker the question names
+SHORT_CHARS = 100  # a named speaker's chunk shorter than this gets len/SHORT_CHARS of the boost
 TRANSCRIPT_PRIOR = 0.5  # σ per z of the transcript's mean top-PRIOR_TOP chunk score
 PRIOR_TOP = 20
 TRANSCRIPT_KEYWORDS = 0.6  # σ per z of the question's BM25 over whole transcripts
+PHRASE_WEIGHT = 0.2  # per z of the BM25 over adjacent word pairs (chosen on qmsum-train)
 CONTEXT_CHARS = 200  # how much of the turn a chunk answers goes into its keyword text
 BM25_K1, BM25_B = 1.2, 0.5  # turns vary from "Thank you." to pages: length counts only half
 
@@ -101,6 +108,7 @@ class Snapshot:
     docs: dict[str, tuple[str, dict]]
     ids: list[str]  # row order of every array below
     bm25: bm25s.BM25 | None
+    phrases: bm25s.BM25 | None  # the same text as pairs of adjacent tokens
     idf: dict[str, float]  # token -> inverse document frequency over this generation's chunks
     vectors: np.ndarray  # (chunks, dim) unit vectors, one row per id
     speakers: SpeakerNames
@@ -108,6 +116,7 @@ class Snapshot:
     transcript_ids: list[str]  # transcript code -> id
     transcript_of: np.ndarray  # row -> transcript code
     turn_of: np.ndarray  # row -> a code unique to (transcript, turn)
+    boost: np.ndarray  # row -> the share of SPEAKER_BOOST it gets when its speaker is named
     transcript_bm25: bm25s.BM25 | None  # one document per transcript: title, speakers, all text
     # chunk id -> its sentence records [(text, metadata)], filled by the evidence stage on first
     # use (service/rag/evidence.py); it lives as long as this snapshot, which a re-ingest replaces
@@ -202,16 +211,18 @@ class Retriever:
         code = {t: n for n, t in enumerate(transcript_ids)}
         transcript_of = np.array([code[m.get(ix.K_TRANSCRIPT, "")] for m in metas], dtype=np.int64)
         turn_of = transcript_of * 1_000_000 + np.array([int(m.get(ix.K_TURN, 0)) for m in metas], dtype=np.int64)
+        boost = np.minimum(1.0, np.array([len(docs[i][0]) for i in ids], dtype=np.float64) / SHORT_CHARS)
         by_speaker: dict[str, list[int]] = defaultdict(list)
         for row, m in enumerate(metas):
             by_speaker[m.get(ix.K_SPEAKER, "")].append(row)
         speaker_rows = {name: np.array(rows) for name, rows in by_speaker.items() if name}
         speakers = SpeakerNames(speaker_rows, (docs[i][0] for i in ids))
         corpus = [self.tokenizer.tokens(keyword_text(docs[i][0], docs[i][1])) for i in ids]
-        bm25 = transcript_bm25 = None
+        bm25 = phrases = transcript_bm25 = None
         idf: dict[str, float] = {}
         if ids:
             bm25 = self._bm25(corpus)
+            phrases = self._bm25([pairs(toks) for toks in corpus])
             whole: dict[int, list[str]] = defaultdict(list)
             for row, toks in enumerate(corpus):
                 whole[int(transcript_of[row])] += toks
@@ -226,8 +237,8 @@ class Retriever:
             n = len(corpus)
             idf = {t: float(np.log(1 + (n - c + 0.5) / (c + 0.5))) for t, c in df.items()}
         return Snapshot(
-            state.generation, state.version, chunks, sentences, docs, ids, bm25, idf, vectors,
-            speakers, speaker_rows, transcript_ids, transcript_of, turn_of, transcript_bm25,
+            state.generation, state.version, chunks, sentences, docs, ids, bm25, phrases, idf, vectors,
+            speakers, speaker_rows, transcript_ids, transcript_of, turn_of, boost, transcript_bm25,
         )
 
     def refresh(self) -> None:
@@ -263,26 +274,30 @@ class Retriever:
             return np.zeros(n)
         return np.asarray(index.get_scores(known), dtype=np.float64)
 
-    def _keyword(self, snap: Snapshot, question: str) -> tuple[np.ndarray, np.ndarray]:
-        """BM25 of the question over the chunks and over the whole transcripts."""
+    def _keyword(self, snap: Snapshot, question: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """BM25 of the question over the chunks, over their phrases and over the whole transcripts."""
         laps = Laps()
         tokens = self.tokenizer.query_tokens(question)
         chunks = self._keyword_scores(snap.bm25, tokens, len(snap.ids))
+        phrases = self._keyword_scores(snap.phrases, pairs(tokens), len(snap.ids))
         whole = self._keyword_scores(snap.transcript_bm25, tokens, len(snap.transcript_ids))
         laps.lap("keyword_search")
-        return chunks, whole
+        return chunks, phrases, whole
 
-    def _score(self, snap: Snapshot, keyword: tuple[np.ndarray, np.ndarray], vec: np.ndarray,
+    def _score(self, snap: Snapshot, keyword: tuple[np.ndarray, np.ndarray, np.ndarray], vec: np.ndarray,
                named: set[str]) -> tuple[np.ndarray, np.ndarray]:
         """The fused score of every chunk (see the module docstring), and each chunk's cosine."""
         laps = Laps()
-        chunks_bm25, whole_bm25 = keyword
+        chunks_bm25, phrase_bm25, whole_bm25 = keyword
         cosine = snap.vectors @ vec.astype(np.float32)
         fused = self.settings.keyword_weight * zscore(chunks_bm25) + zscore(cosine.astype(np.float64))
+        if phrase_bm25.any():
+            fused += PHRASE_WEIGHT * zscore(phrase_bm25)
         laps.lap("dense_search")
         sigma = float(fused.std()) or 1.0
         for name in named:
-            fused[snap.speaker_rows[name]] += SPEAKER_BOOST * sigma
+            rows = snap.speaker_rows[name]
+            fused[rows] += SPEAKER_BOOST * sigma * snap.boost[rows]
         n_transcripts = len(snap.transcript_ids)
         if n_transcripts > 1:
             best = np.zeros(n_transcripts)

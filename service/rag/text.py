@@ -13,6 +13,8 @@ import bm25s
 import Stemmer
 
 WORD = re.compile(r"[\w’']+")
+# Dotted initialisms ("U.K.", "U.S.A."): read as one word, as written without the dots ("UK").
+INITIALISM = re.compile(r"\b(?:[^\W\d_]\.){2,}")
 # Words that carry no content: English stop words and the question words.
 STOP = set(bm25s.stopwords.STOPWORDS_EN) | {"what", "when", "where", "which", "who", "whom",
                                             "why", "how", "does", "did", "do", "much", "many"}
@@ -32,6 +34,7 @@ PHRASING = {
 
 def words(text: str) -> list[str]:
     """The words of `text`, lower-cased, with ’ read as '."""
+    text = INITIALISM.sub(lambda m: m.group().replace(".", ""), text)
     return [w.lower().replace("’", "'") for w in WORD.findall(text)]
 
 
@@ -52,6 +55,12 @@ class Tokenizer:
     def query_tokens(self, question: str) -> list[str]:
         """The search tokens of a question: its content words without the phrasing words."""
         return self.stemmer.stemWords([w for w in content_words(question) if w not in PHRASING])
+
+
+def pairs(tokens: list[str]) -> list[str]:
+    """Each token joined to the next ("wage", "subsidi", "program" -> "wage_subsidi",
+    "subsidi_program"): a keyword index over these matches phrases, not only words."""
+    return [f"{a}_{b}" for a, b in zip(tokens, tokens[1:])]
 
 
 def query_text(question: str) -> str:
