@@ -95,7 +95,7 @@ class EvidenceBuilder:
     def build(self, retrieval: Retrieval) -> Evidence:
         wanted = max(self.passages, DIGEST_PASSAGES) if is_digest(retrieval.question) else self.passages
         hits = retrieval.hits[:wanted]
-        tokens = tuple(self.tokenizer.tokens(retrieval.question))
+        tokens = tuple(self.tokenizer.query_tokens(retrieval.question))
         idf = retrieval.snapshot.idf
         unseen = max(idf.values(), default=1.0)
         weights = {t: idf.get(t, unseen) for t in tokens}

@@ -14,19 +14,27 @@ from dataclasses import dataclass, field
 from service.rag.abstain import ABSTAIN_TEXT, should_abstain
 from service.rag.evidence import Evidence
 from service.rag.intent import asks_what_was_said, asks_who_said, is_digest
-from service.rag.text import words
+from service.rag.text import Tokenizer, words
 
 # What kind of answer a question asks for, and how to recognise a sentence that holds one.
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|half|double)\b", re.IGNORECASE)
 _MONEY = re.compile(r"[$€£¥]|\b(usd|eur|gbp|dollars?|euros?|pounds?|cents?|yuan|rmb|free of charge)\b", re.IGNORECASE)
 _DATE = re.compile(r"\b(1[89]\d\d|20\d\d|\d{1,2}(st|nd|rd|th)?|january|february|march|april|may|june|july|august|september|october|november|december|ago|last year|this year|yesterday|today|recently|decade)\b", re.IGNORECASE)
 _ANSWER_TYPES = [
-    ("money", re.compile(r"\b(cost|costs|price|prices|priced|pay|charge|charges|fee|fees|spend|salary|revenue|budget)\b|\bhow much (does|do|did|is|was|will)\b", re.IGNORECASE), _MONEY),
+    # an amount of money is asked for ("What does it cost?", "What is his salary?"), not a topic
+    # that has to do with money ("What did they say about the fee and access plans?")
+    ("money", re.compile(r"\bhow much (does|do|did|is|was|will|would|money)\b|\bhow (expensive|cheap)\b"
+                         r"|\bwhat (does|do|did|will|would)\b[^?]*\b(cost|pay|charge|spend|earn)\b"
+                         r"|\b(what|how much) (is|was|are|were|will be|would be) (\w+ ){0,2}(cost|costs|price|prices|fee|fees|salary|salaries|wage|wages|budget|revenue|charge|charges)\b",
+                         re.IGNORECASE), _MONEY),
     ("date", re.compile(r"^\s*(when|since when)\b|\b(what|which) (year|month|date|day)\b", re.IGNORECASE), _DATE),
     ("number", re.compile(r"\bhow (much|many|long|big|large|fast|often)\b|\bwhat (percentage|percent|proportion|number|amount|share|rate)\b|\b(market share)\b", re.IGNORECASE), _NUMBER),
     ("person", re.compile(r"^\s*(who|whom|whose)\b|\bname of\b|\bnamed\b", re.IGNORECASE), None),
     ("place", re.compile(r"^\s*where\b", re.IGNORECASE), None),
 ]
+# "How many goals…": the thing counted; a number answers only beside it ("two weeks ago" is no count of goals).
+_COUNTED = re.compile(r"\bhow many\s+([^\W\d_][\w’'-]*)", re.IGNORECASE)
+_STEMS = Tokenizer()
 _OPENERS = {"he", "she", "it", "this", "that", "they", "these", "those", "there", "him", "her", "his", "its", "their"}
 
 
@@ -75,7 +83,14 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
     if kind == "place":  # a place or an employer can be one word ("Oracle")
         return _new_names(sentence, question, 1)
     pattern = next(p for n, _, p in _ANSWER_TYPES if n == kind)
-    return bool(pattern.search(sentence))
+    return bool(pattern.search(sentence)) and (kind != "number" or counts_what_is_asked(sentence, question))
+
+
+def counts_what_is_asked(sentence: str, question: str) -> bool:
+    """For "how many X": the sentence speaks of X (by its stem: "goal" counts "goals")."""
+    counted = _COUNTED.search(question)
+    stems = _STEMS.tokens(counted.group(1)) if counted else []
+    return not stems or bool(set(stems) & set(_STEMS.tokens(sentence)))
 
 
 @dataclass
