@@ -1,5 +1,6 @@
-"""The phrase index: a passage that says the words of the question together ranks above one that
-says the same words apart (real ingest, real model, Chroma under tmp_path)."""
+"""How candidates are ranked, on small hearings (real ingest, real model, Chroma under tmp_path):
+the phrase index (words said together outrank the same words apart) and a named speaker's short
+turns (a bare "Yes." does not outrank what the speaker said about the subject)."""
 
 from __future__ import annotations
 
@@ -23,16 +24,35 @@ Mr. Tom Hill: Thank you. My next question is on grain prices, which fell again t
 """
 
 
-@pytest.fixture
-def retriever(tmp_path, embedder):
+SHORT_ANSWERS = """\
+Committee on Education, Meeting 9
+
+The Chair (Ms. Ann Lee): We continue with the minister's evidence on school funding.
+
+Mr. Tom Hill: Minister, teachers tell us the school funding for rural schools is not enough and the action taken so far is not enough. Do you accept that the action is not enough?
+
+Hon. Kim Lowe: Yes.
+
+Mr. Tom Hill: Then what will you do?
+
+Hon. Kim Lowe: We will add a grant for small villages next year, so that they keep their teachers, and we will review the formula with the councils.
+"""
+
+
+def ingest_one(tmp_path, embedder, name: str, text: str) -> Retriever:
     folder = tmp_path / "hearings"
     folder.mkdir()
-    (folder / "agriculture-3.txt").write_text(HEARING, encoding="utf-8")
+    (folder / name).write_text(text, encoding="utf-8")
     settings = Settings(chroma_path=tmp_path / "chroma", transcripts_dir=folder)
     client = ix.chroma_client(settings)
     report = sync_paths([folder], settings, embedder, client)
     assert report.transcripts == 1 and not report.skipped
     return Retriever(settings, embedder, client)
+
+
+@pytest.fixture
+def retriever(tmp_path, embedder):
+    return ingest_one(tmp_path, embedder, "agriculture-3.txt", HEARING)
 
 
 def test_words_said_together_outrank_the_same_words_apart(retriever):
@@ -51,3 +71,15 @@ def test_a_question_of_one_word_has_no_phrase_and_is_searched_by_words(retriever
     words, phrases, _ = retriever._keyword(snap, "Grain?")
     assert not phrases.any() and words.any()
     assert retriever.retrieve("Grain?", [], 1).hits[0].meta[ix.K_SPEAKER] == "Tom Hill"
+
+
+def test_a_named_speakers_bare_yes_does_not_outrank_what_she_said(tmp_path, embedder):
+    """ "Yes." answers a question full of the topic's words, and the speaker is named: it stays
+    searchable, but gets only its share of the speaker's boost."""
+    r = ingest_one(tmp_path, embedder, "education-9.txt", SHORT_ANSWERS)
+    hits = r.retrieve("What did Kim Lowe say about the action on school funding not being enough?", [], 5).hits
+    lowe = [h for h in hits if h.meta[ix.K_SPEAKER] == "Kim Lowe"]
+    assert [h.text for h in lowe] == [lowe[0].text, "Yes."]  # both of her turns are found
+    assert lowe[0].text.startswith("We will add a grant")
+    assert hits[0].meta[ix.K_SPEAKER] == "Kim Lowe"
+    assert r.retrieve("Yes?", [], 3).hits  # a one-word question still finds something
