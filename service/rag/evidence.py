@@ -71,6 +71,7 @@ class Evidence:
     # any form: passages that never name what was asked about hold no answer to it
     missing: float = 0.0
     pinned: int = 0  # the first passages are what the conversation points at (service/rag/followup.py)
+    speakers: frozenset[str] = frozenset()  # the speakers the question names
 
 
 def similarity(retrieval: Retrieval, vec: np.ndarray) -> float:
@@ -120,7 +121,7 @@ class EvidenceBuilder:
                 n, hit.score, int(hit.meta.get(ix.K_PIECE, 1)) == 1, asked, hit.meta.get(ix.K_SPEAKER, ""), sentences,
             ))
         return Evidence(retrieval.question, tokens, weights, tuple(passages), unknown,
-                        self.missing_share(retrieval, passages), retrieval.pinned)
+                        self.missing_share(retrieval, passages), retrieval.pinned, retrieval.speakers)
 
     def missing_share(self, retrieval: Retrieval, passages: list[Passage]) -> float:
         """The IDF-weighted share of the topic words (search words less the named speakers' names)

@@ -63,6 +63,28 @@ def test_should_abstain(score, threshold, abstain):
     assert should_abstain(score, threshold) is abstain
 
 
+# "What did X say about Y?" with X's words first: the bar is `named_relief` lower, for that case only
+RELIEF_CASES = [
+    # (question, speakers the question names, speaker of the best passage, answered)
+    ("What did Ann Lee say about the budget?", {"Ann Lee"}, "Ann Lee", True),
+    ("What did Ann Lee say about the budget?", {"Ann Lee"}, "Bob Hart", False),  # not her words
+    ("What was said about the budget?", set(), "Ann Lee", False),  # no speaker named
+    ("Why did Ann Lee vote against the budget?", {"Ann Lee"}, "Ann Lee", False),  # not what she said
+]
+
+
+@pytest.mark.parametrize("question,named,speaker,answered", RELIEF_CASES)
+def test_a_named_speakers_own_words_are_quoted_at_a_lower_bar(question, named, speaker, answered):
+    close = 0.4375  # under THRESHOLD, within named_relief of it
+    assert THRESHOLD - ExtractiveAnswerer.named_relief <= close < THRESHOLD
+    ev = Evidence(question, (), {}, (passage(1, ("The budget is tight this year.", close), speaker=speaker),),
+                  speakers=frozenset(named))
+    got = answer(ev)
+    assert got.abstained is not answered
+    if answered:
+        assert got.text == "Ann Lee: “The budget is tight this year.” [1]"
+
+
 # --- answer types -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "question,kind",
