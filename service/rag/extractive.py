@@ -35,6 +35,9 @@ _ANSWER_TYPES = [
 # "How many goals…": the thing counted; a number answers only beside it ("two weeks ago" is no count of goals).
 _COUNTED = re.compile(r"\bhow many\s+([^\W\d_][\w’'-]*)", re.IGNORECASE)
 _STEMS = Tokenizer()
+# People are counted under many names ("48,200 residents", "300 employees", "a dozen members"):
+# "how many people" asks for a number, whatever noun the speaker counted them by.
+_ANY_PEOPLE = {"people", "persons", "individuals", "folks", "humans"}
 _OPENERS = {"he", "she", "it", "this", "that", "they", "these", "those", "there", "him", "her", "his", "its", "their"}
 
 
@@ -87,9 +90,12 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
 
 
 def counts_what_is_asked(sentence: str, question: str) -> bool:
-    """For "how many X": the sentence speaks of X (by its stem: "goal" counts "goals")."""
+    """For "how many X": the sentence speaks of X (by its stem: "goal" counts "goals"); people
+    may be counted by any name."""
     counted = _COUNTED.search(question)
-    stems = _STEMS.tokens(counted.group(1)) if counted else []
+    if not counted or counted.group(1).lower() in _ANY_PEOPLE:
+        return True
+    stems = _STEMS.tokens(counted.group(1))
     return not stems or bool(set(stems) & set(_STEMS.tokens(sentence)))
 
 

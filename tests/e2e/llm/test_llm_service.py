@@ -115,18 +115,23 @@ def test_openai_facade_with_the_openai_client(client):
 def test_client_disconnect_stops_generation(llm_server, make_settings):
     """A client that leaves mid-answer cancels the generation here and at the LLM server."""
     # The model may not end its answer (end-of-text banned), so only a disconnect can stop it early.
-    settings = make_settings(llm_base_url=llm_server, llm_max_tokens=3000,
+    # No quoting in its place: a slow LLM server must fail this test, not answer from quotes.
+    settings = make_settings(llm_base_url=llm_server, llm_max_tokens=3000, llm_fallback=False,
                              llm_extra_body={"logit_bias": {"2": -100}})  # 2: SmolLM2's <|im_end|>
+    # The LLM server serves one request at a time: wait until an earlier test's generation is over.
+    httpx.post(f"{llm_server}/chat/completions", timeout=300,
+               json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}).raise_for_status()
     with LiveServer(create_app(settings)) as live, httpx.Client(base_url=live.url, timeout=60) as http:
         pipeline = live.app.state.pipeline
         payload = {"messages": [{"role": "user", "content": QUESTION}], "stream": True}
         with http.stream("POST", "/v1/chat", json=payload) as r:
-            tokens = 0
+            tokens, lines = 0, []
             for line in r.iter_lines():
+                lines.append(line)
                 tokens += line.startswith("event: token")
                 if tokens == 3:
                     break
-            assert pipeline.active == 1
+            assert pipeline.active == 1, lines  # the LLM is generating (not an abstention, not an error)
         # leaving the `with` closed the connection mid-answer
         wait_until(lambda: pipeline.active == 0, 15, "the generation to stop")
         assert pipeline.cancelled == 1

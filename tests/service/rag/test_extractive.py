@@ -123,6 +123,9 @@ TYPED = [
     ("How many goals did the team score?", "Two weeks ago I played for the team.", False),
     ("How many goals did the team score?", "They scored three goals.", True),
     ("How many of them are there?", "There are 60 of them.", True),  # nothing named to count
+    ("How many people did the census count?", "The census counted 48,200 residents.", True),
+    ("How many people work there?", "We have about 300 employees.", True),
+    ("How many people work there?", "Many people work in the London office.", False),
     ("How much does the plan cost?", "The plan costs $5 a month.", True),
     ("How much does the plan cost?", "The plan is cheap.", False),
     ("Who leads machine intelligence?", "Machine intelligence is led by Dr Wanli Min.", True),
