@@ -54,6 +54,9 @@ class Passage:
     asked: float  # cosine(question, the interviewer question this passage answers)
     speaker: str
     sentences: tuple[Sentence, ...] = ()
+    # it uses a name the question's topic holds ("Paris") and none of its other topic words
+    # ("weather"): it is about what the question names, not about what it asks
+    names_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,18 @@ def similarity(retrieval: Retrieval, vec: np.ndarray) -> float:
     return sim
 
 
+def uses_only(sentences: tuple[Sentence, ...], names: set[str], others: set[str]) -> bool:
+    """The sentences use some of the names and none of the other words, not even by their
+    first PREFIX letters."""
+    if not names or not others:
+        return False
+    used = {t for s in sentences for t in s.tokens}
+    used |= {t[:PREFIX] for t in used}
+    def uses(t: str) -> bool:
+        return t in used or t[:PREFIX] in used
+    return any(uses(t) for t in names) and not any(uses(t) for t in others)
+
+
 class EvidenceBuilder:
     """Builds the `Evidence` for a reranked retrieval; owns the sentence and question vector caches."""
 
@@ -109,6 +124,7 @@ class EvidenceBuilder:
         questions = [h.meta.get(ix.K_QUESTION, "") if h.meta.get(ix.K_KIND) != "conversation" else ""
                      for h in hits]
         qvecs = self.vectors(self.question_vectors, [q for q in questions if q])
+        topic_names, topic_words = self.topic_parts(retrieval)
         passages = []
         for n, (hit, question) in enumerate(zip(hits, questions), 1):
             sentences = tuple(
@@ -119,9 +135,19 @@ class EvidenceBuilder:
             asked = float(np.dot(retrieval.qvec, qvecs[question])) if question else 0.0
             passages.append(Passage(
                 n, hit.score, int(hit.meta.get(ix.K_PIECE, 1)) == 1, asked, hit.meta.get(ix.K_SPEAKER, ""), sentences,
+                uses_only(sentences, topic_names, topic_words),
             ))
         return Evidence(retrieval.question, tokens, weights, tuple(passages), unknown,
                         self.missing_share(retrieval, passages), retrieval.pinned, retrieval.speakers)
+
+    def topic_parts(self, retrieval: Retrieval) -> tuple[set[str], set[str]]:
+        """The topic's names (capitalised past the first word: "Paris", "World Cup") and its
+        other words ("weather"), as stemmed tokens."""
+        topic = topic_text(retrieval.question, set(retrieval.speakers)).split()
+        named = [n > 0 and w[:1].isupper() for n, w in enumerate(topic)]
+        names = set(self.tokenizer.query_tokens(" ".join(w for w, c in zip(topic, named) if c)))
+        others = set(self.tokenizer.query_tokens(" ".join(w for w, c in zip(topic, named) if not c)))
+        return names, others - names
 
     def missing_share(self, retrieval: Retrieval, passages: list[Passage]) -> float:
         """The IDF-weighted share of the topic words (search words less the named speakers' names)

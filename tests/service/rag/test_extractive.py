@@ -5,10 +5,12 @@ full: the sentences' similarities to the question, their tokens, the passages' s
 chosen as binary fractions (0.75, 0.5, …) so the sums are exact.
 """
 
+from dataclasses import replace
+
 import pytest
 
 from service.rag.abstain import ABSTAIN_TEXT, should_abstain
-from service.rag.evidence import Evidence, Passage, Sentence
+from service.rag.evidence import Evidence, Passage, Sentence, uses_only
 from service.rag.extractive import ExtractiveAnswerer, answer_type, holds_type
 
 THRESHOLD = 0.5
@@ -83,6 +85,38 @@ def test_a_named_speakers_own_words_are_quoted_at_a_lower_bar(question, named, s
     assert got.abstained is not answered
     if answered:
         assert got.text == "Ann Lee: “The budget is tight this year.” [1]"
+
+
+# A passage that shares only the question's names ("Paris") and none of its other topic words
+# ("weather") holds no answer to it: `names_only_weight` of evidence is lost, unless the question
+# names the passage's speaker (what she said about Swansea University may be only about it).
+@pytest.mark.parametrize("names_only,named,answered", [
+    (False, set(), True),
+    (True, set(), False),
+    (True, {"Ann Lee"}, True),
+])
+def test_a_passage_that_shares_only_the_questions_names_is_held_to_a_higher_bar(names_only, named, answered):
+    strong = 0.6  # over THRESHOLD, under it once names_only_weight is lost
+    assert THRESHOLD <= strong < THRESHOLD + ExtractiveAnswerer.names_only_weight
+    p = replace(passage(1, ("The petition asks that we pursue the Paris Agreement.", strong)), names_only=names_only)
+    got = answer(Evidence("What is the weather in Paris?", (), {}, (p,), speakers=frozenset(named)))
+    assert got.abstained is not answered, got.text
+
+
+def tokens_of(*texts: str) -> tuple[Sentence, ...]:
+    return tuple(Sentence(t, i, 0, len(t), 0.0, tuple(w.lower().strip(".?") for w in t.split()))
+                 for i, t in enumerate(texts))
+
+
+@pytest.mark.parametrize("texts,used_only_names", [
+    (("We pursue the paris agreement.",), True),
+    (("The weather in paris was fine.",), False),  # the asked-about word is there
+    (("The weather was fine.",), False),  # no name: left to the other checks
+    (("We pursue the paris agreement.", "Winters are cold and weathered."), False),  # by its first letters
+])
+def test_uses_only_the_names(texts, used_only_names):
+    assert uses_only(tokens_of(*texts), {"paris"}, {"weather"}) is used_only_names
+    assert uses_only(tokens_of(*texts), set(), {"weather"}) is False  # a question with no name
 
 
 # --- answer types -------------------------------------------------------------------------------
