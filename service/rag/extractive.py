@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from service.rag.abstain import ABSTAIN_TEXT, should_abstain
 from service.rag.evidence import Evidence
-from service.rag.intent import asks_what_was_said, asks_who_said, is_digest
+from service.rag.intent import asks_what_was_said, asks_who_is, asks_who_said, is_digest
 from service.rag.text import Tokenizer, words
 
 # What kind of answer a question asks for, and how to recognise a sentence that holds one.
@@ -45,6 +45,8 @@ def answer_type(question: str) -> str | None:
     """The kind of fact a question asks for; None for what someone said or thought ("What did
     she say about pay?" asks for her words, not an amount)."""
     if asks_what_was_said(question) and not re.match(r"\s*(who|whom|whose|when|where)\b", question, re.IGNORECASE):
+        return None
+    if asks_who_is(question):  # who a named person is: a description, not another name
         return None
     for name, pattern, _ in _ANSWER_TYPES:
         if pattern.search(question):

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, replace
 
 from ingest import store as ix
-from service.rag.retrieve import Hit, Retrieval, Snapshot, is_follow_up
+from service.rag.retrieve import Hit, Retrieval, Snapshot, is_follow_up, name_the_interviewee
 from service.rag.scope import Scope
 from service.rag.text import STOP, content_words
 
@@ -100,7 +100,7 @@ def resolve(messages: list[tuple[str, str]], question: str, snap: Snapshot) -> F
     context: Context | None = None
     for role, text in messages:
         if role == "user":
-            asked = _resolve_one(text, context, snap).question
+            asked = name_the_interviewee(_resolve_one(text, context, snap).question, snap)
             named = sorted(snap.speakers.mentioned(asked))
             carried = context.speaker if context and asked != text else ""
             context = Context(asked, named[0] if len(named) == 1 else carried)

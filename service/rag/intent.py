@@ -36,6 +36,18 @@ _SAID = re.compile(
     r"describe[ds]?|mention(?:ed)?|answer(?:ed)?|reply|replied|raise[ds]?|ask(?:ed)?)\b",
     re.IGNORECASE,
 )
+# "Who is Xuan Jin?", "What is Ste-Marie's job title?", "What does Ann Lee do?": who a person is.
+# The answer is where the transcripts introduce or describe them, not what they said themselves.
+_NAME = r"[A-Z][\w.’'-]*(?:\s+[A-Z][\w.’'-]*)*"  # capitalised words: "Mr. Gabriel Ste-Marie"
+_WHO_IS = re.compile(
+    rf"^\s*(?:(?i:who(?:'s|’s|\s+(?:is|was)))\s+(?P<a>{_NAME})"
+    rf"|(?i:what(?:'s|’s|\s+(?:is|was)))\s+(?P<b>{_NAME}?)(?:'s|’s)\s+"
+    r"(?i:job|job title|title|role|position|occupation|profession|background)"
+    r"|(?i:what\s+(?:is|was)\s+the\s+(?:job|job title|title|role|position|occupation|profession)\s+of)\s+"
+    rf"(?P<c>{_NAME})"
+    rf"|(?i:what\s+does)\s+(?P<d>{_NAME})\s+(?i:do(?:\s+for\s+a\s+living)?))"
+    r"\s*\??\s*$"
+)
 DIGEST_PASSAGES = 6  # a digest quotes up to this many passages, one sentence each
 
 
@@ -52,3 +64,14 @@ def asks_who_said(question: str) -> bool:
 def asks_what_was_said(question: str) -> bool:
     """The question asks what someone said or thought about a topic, not for one fact."""
     return bool(_SAID.search(question))
+
+
+def asks_who_is(question: str) -> bool:
+    """The question asks who a person it names is (their role, their job), not what they said."""
+    return who_is(question) is not None
+
+
+def who_is(question: str) -> str | None:
+    """The person a who-is question names ("What is Xuan Jin's job title?": "Xuan Jin")."""
+    m = _WHO_IS.search(question)
+    return next(g for g in m.groups() if g) if m else None

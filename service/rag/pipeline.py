@@ -125,7 +125,7 @@ class ChatPipeline:
         elif request.history:
             follow = followup.resolve(earlier_turns(request), request.question, self.live_snapshot())
             candidates = self.retriever.retrieve(follow.question, [], scope=scope or follow.scope)
-            candidates = followup.arrange(replace(candidates, question=follow.question), follow)
+            candidates = followup.arrange(candidates, follow)
         else:
             candidates = self.retriever.retrieve(request.question, [], scope=scope)
         return self.reranker.rerank(candidates, request.top_k or self.default_k)

@@ -44,6 +44,7 @@ from ingest.embed import Embedder
 from ingest.settings import Settings
 from ingest.speakers import SpeakerNames
 from service.ops.metrics import Laps
+from service.rag.intent import asks_who_is, who_is
 from service.rag.text import STOP, Tokenizer, pairs, query_text, words
 
 LOAD_PAGE = 5000  # chunk records read from Chroma per call when building the keyword index
@@ -122,6 +123,17 @@ class Snapshot:
     # use (service/rag/evidence.py); it lives as long as this snapshot, which a re-ingest replaces
     sentence_records: dict[str, list[tuple[str, dict]]] = field(default_factory=dict)
     prefixes: set[str] | None = None  # word beginnings of the index, made by the evidence stage on first use
+    _interviewees: frozenset[str] | None = None
+
+    @property
+    def interviewees(self) -> frozenset[str]:
+        """The speakers who answer an interviewer's questions (kind "interview"), once computed."""
+        if self._interviewees is None:
+            self._interviewees = frozenset(
+                m.get(ix.K_SPEAKER, "") for _, m in self.docs.values()
+                if m.get(ix.K_KIND) == "interview" and m.get(ix.K_SPEAKER)
+            )
+        return self._interviewees
 
     @property
     def transcripts(self) -> int:
@@ -141,6 +153,16 @@ class Snapshot:
                 allowed[self.speaker_rows.get(name, [])] = True
             mask &= allowed
         return mask
+
+
+_THE_INTERVIEWEE = re.compile(r"\bthe (?:interviewee|guest|person (?:being )?interviewed)\b", re.IGNORECASE)
+
+
+def name_the_interviewee(question: str, snap: Snapshot) -> str:
+    """ "Who is the interviewee?" -> "Who is Xuan Jin?" when the index holds one interviewee."""
+    if len(snap.interviewees) == 1 and _THE_INTERVIEWEE.search(question):
+        return _THE_INTERVIEWEE.sub(next(iter(snap.interviewees)), question)
+    return question
 
 
 def keyword_text(text: str, meta: dict) -> str:
@@ -321,6 +343,9 @@ class Retriever:
         started = time.perf_counter()
         self.maybe_refresh(self.settings.index_check_seconds)  # another worker or process re-ingested?
         snap = self.snap
+        question = name_the_interviewee(question, snap)
+        if person := who_is(question):  # "What is X's job title?": where X is introduced, as "Who is X?"
+            question = f"Who is {person}?"
         queries = [question]
         if history and is_follow_up(question):
             queries.append(f"{history[-1]} {question}")
@@ -330,17 +355,20 @@ class Retriever:
         # BM25 needs no vector: it runs beside the encode, off the critical path.
         keyword = [self._pool.submit(self._keyword, snap, q) for q in queries]
         named = set().union(*(snap.speakers.mentioned(q) for q in queries)) & set(snap.speaker_rows)
+        # "Who is Xuan Jin?" is answered where others introduce him, not by his own turns: his
+        # name is the topic, and his turns get no boost
+        boosted = set() if asks_who_is(question) else named
         laps = Laps()
         # One encode of each distinct text: the search text of each query, and the topic (the
         # search text without the named speakers' names) only when it differs.
-        texts = list(dict.fromkeys([query_text(q) for q in queries] + [topic_text(question, named)]))
+        texts = list(dict.fromkeys([query_text(q) for q in queries] + [topic_text(question, boosted)]))
         encoded = dict(zip(texts, self.embedder.encode(texts)))
         laps.lap("embed")
         vecs = [encoded[query_text(q)] for q in queries]
-        topic = encoded[topic_text(question, named)]
+        topic = encoded[topic_text(question, boosted)]
         fused = cosine = None
         for vec, kw in zip(vecs, keyword):
-            scores, cos = self._score(snap, kw.result(), vec, named)
+            scores, cos = self._score(snap, kw.result(), vec, boosted)
             fused = scores if fused is None else np.maximum(fused, scores)
             cosine = cos if cosine is None else np.maximum(cosine, cos)
         mask = snap.rows_in(scope)
@@ -361,4 +389,4 @@ class Retriever:
             if len(hits) == (k or self.settings.candidates):
                 break
         ms = (time.perf_counter() - started) * 1000
-        return Retrieval(question, queries[-1], hits, vecs[0], ms, snap, frozenset(named), topic)
+        return Retrieval(question, queries[-1], hits, vecs[0], ms, snap, frozenset(boosted), topic)

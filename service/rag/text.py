@@ -7,6 +7,7 @@ counts them: both must read a word the same way.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import bm25s
@@ -60,7 +61,7 @@ class Tokenizer:
 def pairs(tokens: list[str]) -> list[str]:
     """Each token joined to the next ("wage", "subsidi", "program" -> "wage_subsidi",
     "subsidi_program"): a keyword index over these matches phrases, not only words."""
-    return [f"{a}_{b}" for a, b in zip(tokens, tokens[1:])]
+    return [f"{a}_{b}" for a, b in itertools.pairwise(tokens)]
 
 
 def query_text(question: str) -> str:

@@ -129,6 +129,24 @@ def test_the_evidence_holds_what_the_answerer_weighs(retriever):
 
 
 # --- llm mode -------------------------------------------------------------------------------------
+INTRO = "sat down with Xuan Jin, Lead Solutions Architect at Alibaba Cloud"
+
+
+@pytest.mark.parametrize("messages", [
+    [{"role": "user", "content": "Who is Xuan Jin?"}],
+    [{"role": "user", "content": "What is Xuan Jin's job title?"}],
+    [{"role": "user", "content": "What is the interviewee's job title?"}],  # one interviewee: named
+    [{"role": "user", "content": "Who is the interviewee?"},
+     {"role": "assistant", "content": f"“The Leadership Network {INTRO}.” [1]"},
+     {"role": "user", "content": "What is his job title?"}],
+])
+def test_who_a_person_is_is_answered_where_the_transcript_introduces_him(retriever, messages):
+    """His own turns never say his title; the intro does (the speaker boost would bury it)."""
+    r = pipeline(retriever).run(ChatRequest(messages=messages))
+    assert not r.abstained and INTRO in r.answer, r.answer
+    assert INTRO in r.sources[0].text
+
+
 def test_llm_answer_is_verified_and_cleaned(retriever):
     p = pipeline(retriever, ["He worked at Oracle [1] and Cisco [9]. See https://evil.example/x"])
     response = p.run(request(QUESTION))

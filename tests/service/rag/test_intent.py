@@ -1,0 +1,36 @@
+"""What a question asks for, read from its words (service/rag/intent.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.rag.intent import asks_what_was_said, asks_who_is, asks_who_said, is_digest, who_is
+
+
+@pytest.mark.parametrize("question,person", [
+    ("Who is Xuan Jin?", "Xuan Jin"),
+    ("who was Mr. Gabriel Ste-Marie?", "Mr. Gabriel Ste-Marie"),
+    ("What is Xuan Jin's job title?", "Xuan Jin"),
+    ("What’s Xuan Jin’s role?", "Xuan Jin"),
+    ("What is the position of Bill Morneau?", "Bill Morneau"),
+    ("What does Ann Lee do?", "Ann Lee"),
+    # a name is asked for, or what someone said: not who a named person is
+    ("Who is leading machine intelligence?", None),
+    ("Who is the founder?", None),
+    ("Who is Xuan Jin working for?", None),
+    ("What did Xuan Jin say about Europe?", None),
+    ("What is the capital of Australia?", None),
+])
+def test_who_a_named_person_is(question, person):
+    assert who_is(question) == person
+    assert asks_who_is(question) is (person is not None)
+
+
+@pytest.mark.parametrize("question,digest,who_said,said", [
+    ("Summarize the discussion about tax havens.", True, False, False),
+    ("Who raised the issue of tax havens?", False, True, False),
+    ("What did Ste-Marie say about tax havens?", False, False, True),
+    ("When was Alibaba Cloud started?", False, False, False),
+])
+def test_the_kind_of_answer_asked_for(question, digest, who_said, said):
+    assert (is_digest(question), asks_who_said(question), asks_what_was_said(question)) == (digest, who_said, said)
