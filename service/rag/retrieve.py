@@ -44,7 +44,7 @@ from ingest.embed import Embedder
 from ingest.settings import Settings
 from ingest.speakers import SpeakerNames
 from service.ops.metrics import Laps
-from service.rag.intent import asks_who_is, who_is
+from service.rag.intent import who_is
 from service.rag.text import STOP, Tokenizer, pairs, query_text, words
 
 LOAD_PAGE = 5000  # chunk records read from Chroma per call when building the keyword index
@@ -123,7 +123,7 @@ class Snapshot:
     # use (service/rag/evidence.py); it lives as long as this snapshot, which a re-ingest replaces
     sentence_records: dict[str, list[tuple[str, dict]]] = field(default_factory=dict)
     prefixes: set[str] | None = None  # word beginnings of the index, made by the evidence stage on first use
-    _interviewees: frozenset[str] | None = None
+    _interviewees: frozenset[str] | None = field(default=None, repr=False)
 
     @property
     def interviewees(self) -> frozenset[str]:
@@ -160,7 +160,7 @@ _THE_INTERVIEWEE = re.compile(r"\bthe (?:interviewee|guest|person (?:being )?int
 
 def name_the_interviewee(question: str, snap: Snapshot) -> str:
     """ "Who is the interviewee?" -> "Who is Xuan Jin?" when the index holds one interviewee."""
-    if len(snap.interviewees) == 1 and _THE_INTERVIEWEE.search(question):
+    if _THE_INTERVIEWEE.search(question) and len(snap.interviewees) == 1:
         return _THE_INTERVIEWEE.sub(next(iter(snap.interviewees)), question)
     return question
 
@@ -357,7 +357,7 @@ class Retriever:
         named = set().union(*(snap.speakers.mentioned(q) for q in queries)) & set(snap.speaker_rows)
         # "Who is Xuan Jin?" is answered where others introduce him, not by his own turns: his
         # name is the topic, and his turns get no boost
-        boosted = set() if asks_who_is(question) else named
+        boosted = set() if person else named
         laps = Laps()
         # One encode of each distinct text: the search text of each query, and the topic (the
         # search text without the named speakers' names) only when it differs.
