@@ -11,6 +11,13 @@ let limit = 2000; // the service's max_question_chars (/health), this until it s
 let hooks = { send: () => {}, stop: () => {}, busy: () => false, announce: () => {} };
 
 export const input = els.input;
+
+// The skip link moves focus itself: a fragment link focuses its target only when the browser gets
+// round to it, which under load can be after the next key press (and then the key goes elsewhere).
+document.querySelector(".skip-link")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  els.input.focus();
+});
 const chars = (text) => [...text].length; // code points, as the service counts them
 
 export function setLimit(n) {
