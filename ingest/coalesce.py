@@ -4,7 +4,9 @@ A query encode of one short text costs nearly as much as one of a dozen: the mod
 fixed cost (tokenizer, thread pool, Python) that a batch shares. When several requests encode
 at once, `Coalescer` runs them as one call: the first caller runs its texts right away (no
 added latency for a lone request); callers arriving while a call is running queue up, and when
-it ends one of them runs everything queued as the next call. Each caller gets its own rows.
+it ends one of them runs everything queued as the next call. Each caller gets its own rows,
+and only its own error: when a batched call raises, each caller's texts are run again on their
+own, so that one caller's bad input never fails another's request.
 """
 
 from __future__ import annotations
@@ -53,25 +55,41 @@ class Coalescer:
                 batch, self._queue = self._queue, []
         if job.done:
             return self._result(job)
+        calls = 1
         try:
-            out = self._run([t for j in batch for t in j.texts])
-            at = 0
-            for j in batch:
-                j.rows = np.array(out[at:at + len(j.texts)])  # a copy: callers own their rows
-                at += len(j.texts)
-        except BaseException as exc:  # noqa: BLE001 - handed to every caller of the batch
-            for j in batch:
-                j.error = exc
+            calls = self._serve(batch)
         finally:
             with self._cv:
                 for j in batch:
                     j.done = True
                 self._busy = False
-                self.calls += 1
+                self.calls += calls
                 self.requests += len(batch)
                 self.largest = max(self.largest, len(batch))
                 self._cv.notify_all()
         return self._result(job)
+
+    def _serve(self, batch: list[_Job]) -> int:
+        """Fill each job's rows or error: one call for the batch, or, if that call raises, one
+        call per job. Returns the model calls made."""
+        try:
+            out = self._run([t for j in batch for t in j.texts])
+        except Exception as exc:  # noqa: BLE001 - whose input was it? Each job alone tells
+            if len(batch) == 1:
+                batch[0].error = exc
+                return 1
+            for j in batch:
+                self._serve([j])
+            return 1 + len(batch)
+        except BaseException as exc:  # noqa: BLE001 - an interrupt, not an input: it reaches every caller
+            for j in batch:
+                j.error = exc
+            return 1
+        at = 0
+        for j in batch:
+            j.rows = np.array(out[at:at + len(j.texts)])  # a copy: callers own their rows
+            at += len(j.texts)
+        return 1
 
     @staticmethod
     def _result(job: _Job) -> np.ndarray:

@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from sse_starlette import ServerSentEvent
 
-from service.api.schemas import ChatFilters, ChatRequest, ChatResponse
+from service.api.schemas import ChatFilters, ChatRequest, ChatResponse, Text
 from service.api.sse import stream_failure
 from service.rag.errors import AnswerError
 from service.rag.pipeline import ChatEvent, DoneEvent, SourcesEvent, TokenEvent
@@ -43,8 +43,8 @@ class ContentPart(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    type: str = Field(description='"text", or another kind (image_url, input_audio …), which is ignored.')
-    text: str | None = Field(None, validate_default=True, description='The text of a "text" part.')
+    type: Text = Field(description='"text", or another kind (image_url, input_audio …), which is ignored.')
+    text: Text | None = Field(None, validate_default=True, description='The text of a "text" part.')
 
     @field_validator("text")
     @classmethod
@@ -70,7 +70,7 @@ def _as_parts(content: Any) -> Any:
 class CompletionMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    role: str = Field(description="system, user, assistant (other roles are ignored).")
+    role: Text = Field(description="system, user, assistant (other roles are ignored).")
     content: Annotated[list[ContentPart], BeforeValidator(
         _as_parts, json_schema_input_type=str | list[ContentPart] | None)] = Field(
         default_factory=list, description="Text, or OpenAI content parts.")
@@ -85,7 +85,7 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    model: str = Field(MODEL_ID, description=f"Any name; the service answers as `{MODEL_ID}`.")
+    model: Text = Field(MODEL_ID, description=f"Any name; the service answers as `{MODEL_ID}`.")
     messages: list[CompletionMessage] = Field(min_length=1, description="The conversation, OpenAI-style.")
     stream: bool = Field(False, description="Answer as OpenAI chat.completion.chunk events.")
     top_k: int | None = Field(None, ge=1, le=20, description="Extension: passages to retrieve (1–20).")

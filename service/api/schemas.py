@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from service.api.unicode_text import lone_surrogate
+
+
+def _unicode_text(text: object) -> object:
+    """A string must be Unicode text: a lone surrogate (JSON `"\\ud800"`) is a 422 naming the field.
+    Checked before the string's own validation, whose constraints fail on it less clearly."""
+    if isinstance(text, str) and (bad := lone_surrogate(text)):
+        raise ValueError(f"contains U+{ord(bad.group()):04X} at character {bad.start()}, a lone surrogate, "
+                         "which is not Unicode text (a \\uD800–\\uDFFF escape in JSON must be half of a pair)")
+    return text
+
+
+Text = Annotated[str, BeforeValidator(_unicode_text)]
 
 
 class Message(BaseModel):
     role: Literal["user", "assistant", "system"] = Field(description="Who said it (OpenAI-style).")
-    content: str = Field(description="What was said.")
+    content: Text = Field(description="What was said (Unicode text; it is normalised to NFC, without "
+                          "invisible format characters, once it is within the service's caps).")
 
 
-FilterValue = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+FilterValue = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), BeforeValidator(_unicode_text)]
 
 
 class ChatFilters(BaseModel):
@@ -46,8 +68,8 @@ class ChatRequest(BaseModel):
     @field_validator("messages")
     @classmethod
     def _last_is_question(cls, messages: list[Message]) -> list[Message]:
-        for m in messages:  # invisible format characters (zero-width spaces…) split words apart
-            m.content = unicodedata.normalize("NFC", "".join(c for c in m.content if unicodedata.category(c) != "Cf"))
+        # Only checks linear in the body here: this runs on the event loop, before the caps
+        # (service/edge/input_caps.py), which then normalise the text.
         if messages[-1].role != "user":
             raise ValueError("the last message must be the user's question (role 'user')")
         if not messages[-1].content.strip():
@@ -133,7 +155,13 @@ class TranscriptSummary(BaseModel):
     kind: str = Field(
         description="`interview`: one interviewer's questions and the answers (a turn is an answer); "
         "`conversation`: hearings, panels, podcasts (a turn is one speaker's turn).")
-    speakers: list[SpeakerSummary] = Field(description="Who speaks, most turns first.")
+    speakers: list[SpeakerSummary] = Field(
+        description="Who speaks, most turns first: the first `speakers` of them (a query parameter), "
+        "or with `q` those whose name holds it. `speaker_count` says how many there are in all.")
+    speaker_count: int = Field(0, description="How many speakers the transcript has in all.")
+    speakers_matching: int | None = Field(
+        None, description="With `q`: how many of its speakers' names hold it (null without `q`, or when "
+        "the transcript matched by its title, id or file name only).")
     turns: int = Field(description="Number of turns (the title and intro not counted).")
     chunks: int = Field(description="Passages indexed (a long turn is several).")
     ingested_at: str | None = Field(None, description="When this version of the file was ingested "
@@ -144,8 +172,15 @@ class TranscriptSummary(BaseModel):
 
 
 class TranscriptList(BaseModel):
-    transcripts: list[TranscriptSummary] = Field(description="Every transcript of the index, by id.")
+    transcripts: list[TranscriptSummary] = Field(
+        description="A page of the transcripts of the index (those matching `q`, if given), by id.")
     index_generation: int = Field(description="The index generation listed.")
+    total: int = Field(0, description="How many transcripts match (all of them without `q`): page "
+                       "through them with `offset` and `limit`.")
+    offset: int = Field(0, description="The position of the first transcript listed.")
+    limit: int | None = Field(None, description="The most transcripts one page lists.")
+    transcript_count: int = Field(0, description="Transcripts in the index.")
+    speaker_count: int = Field(0, description="Distinct speakers in the index.")
 
 
 class TranscriptTurn(BaseModel):
@@ -171,6 +206,17 @@ class TranscriptDetail(BaseModel):
     title: str
     kind: str = Field(description="`interview` or `conversation` (see GET /v1/transcripts).")
     intro: str | None = Field(None, description="The text before the first turn (after the title), if any.")
-    turns: list[TranscriptTurn] = Field(description="Every turn, in order.")
+    turns: list[TranscriptTurn] = Field(
+        description="A page of its turns, in order: `limit` turns from `offset` (every turn of a "
+        "transcript shorter than the default page).")
+    total_turns: int = Field(0, description="How many turns the transcript has in all.")
+    offset: int = Field(0, description="The position (from 0) of the first turn in `turns`.")
+    limit: int | None = Field(None, description="The most turns one page holds.")
+    speakers: list[SpeakerSummary] = Field(
+        default_factory=list, description="A page of its speakers, most turns first (`speakers_offset`, "
+        "`speakers_limit`; with `speakers_q` those whose name holds it).")
+    speaker_count: int = Field(0, description="How many speakers the transcript has in all.")
+    speakers_matching: int | None = Field(
+        None, description="With `speakers_q`: how many of its speakers' names hold it.")
     media_url: str | None = Field(None, description="The recording the transcript's intro names, if any.")
     index_generation: int = Field(description="The index generation this was rebuilt from.")

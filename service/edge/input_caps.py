@@ -1,4 +1,5 @@
-"""Caps on what a question may be (length, turns, control characters), checked before any embedding."""
+"""Caps on what a question may be (length, turns, control characters), checked on the text as sent
+before anything else is done with it; only then is the text normalised, and it must still ask."""
 
 from __future__ import annotations
 
@@ -8,16 +9,26 @@ from fastapi import HTTPException
 
 from ingest.settings import Settings
 from service.api.schemas import ChatRequest
+from service.api.unicode_text import normalise
 
-_INVISIBLE = re.compile("[\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\U000e0000-\U000e007f]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def check_input(request: ChatRequest, settings: Settings) -> None:
-    """422/413 for a question or conversation over the caps, or text with control characters."""
-    if not _INVISIBLE.sub("", request.question).strip():
+    """422/413 for a question or conversation over the caps, or text with control characters;
+    then the messages are normalised in place (linear time, bounded by the caps) and a question
+    that was only invisible characters is a 422."""
+    check_caps(request, settings)
+    for m in request.messages:
+        m.content = normalise(m.content)
+    if not request.question:
         raise HTTPException(422, "messages[-1].content: the question is empty (it has only invisible "
                                  "characters): write a question in the last user message")
+
+
+def check_caps(request: ChatRequest, settings: Settings) -> None:
+    """The caps alone: each check is one pass over the text, so a body the size limit lets in is
+    refused in linear time, before any work that depends on what the characters are."""
     length = len(request.question)
     if length > settings.max_question_chars:
         raise HTTPException(

@@ -112,3 +112,59 @@ def test_an_error_reaches_every_caller_of_the_batch_and_the_next_call_works():
         with pytest.raises(RuntimeError, match="model failed"):
             first.result(10)
         assert [f.result(10).ravel().tolist() for f in queued] == [[0.0, 1.0], [2.0]]
+
+
+def queue_behind_a_held_call(c: Coalescer, pool: ThreadPoolExecutor, requests: list[list[str]]):
+    """Hold a first call, queue `requests` behind it, release: the queued ones run as one batch.
+    Returns (the held call's future, the queued futures)."""
+    release, started, run = held_first_call(c)
+    try:
+        first = pool.submit(c, ["a request that holds the model"])
+        assert started.wait(30)
+        futures = [pool.submit(c, r) for r in requests]
+        deadline = time.monotonic() + 30
+        while c.waiting < len(requests) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert c.waiting == len(requests)
+        release.set()
+        first.result(30)
+    finally:
+        c._run = run
+    return futures
+
+
+def test_one_callers_bad_text_fails_only_that_caller():
+    seen = []
+
+    def run(texts):
+        seen.append(list(texts))
+        if "bad" in texts:
+            raise TypeError("cannot tokenize 'bad'")
+        return np.array([[float(len(t))] for t in texts], dtype=np.float32)
+
+    c = Coalescer(run)
+    requests = [["one"], ["bad"], ["three", "four!"], ["bad", "x"], ["fifty"]]
+    with ThreadPoolExecutor(len(requests) + 1) as pool:
+        futures = queue_behind_a_held_call(c, pool, requests)
+        for i in (1, 3):
+            with pytest.raises(TypeError, match="cannot tokenize 'bad'"):
+                futures[i].result(30)
+        assert [futures[i].result(30).ravel().tolist() for i in (0, 2, 4)] == [[3.0], [5.0, 5.0], [5.0]]
+    batched = ["one", "bad", "three", "four!", "bad", "x", "fifty"]
+    assert seen[1] == batched  # the batch was tried once, then each caller's texts on their own
+    assert sorted(map(tuple, seen[2:])) == sorted(map(tuple, requests))
+    assert (c.calls, c.requests) == (2 + len(requests), 1 + len(requests))
+    assert c([" ok"]).ravel().tolist() == [3.0]  # and the next call works
+
+
+def test_a_lone_surrogate_fails_only_its_caller_with_the_real_model(embedder):
+    """The red-team's case (issue 19, item 2): a lone surrogate reaches the tokenizer batched with
+    other callers' questions; they get their rows, it gets the tokenizer's error."""
+    requests = [[q] for q in QUESTIONS[:3]] + [["When was \ud800 started?"]] + [QUESTIONS[3:5]]
+    reference = [unbatched(embedder, r) for i, r in enumerate(requests) if i != 3]
+    with ThreadPoolExecutor(len(requests) + 1) as pool:
+        futures = queue_behind_a_held_call(embedder.coalescer, pool, requests)
+        with pytest.raises(TypeError):
+            futures[3].result(30)
+        for got, want in zip([f.result(30) for i, f in enumerate(futures) if i != 3], reference):
+            np.testing.assert_allclose(got, want, atol=1e-5)
