@@ -134,7 +134,8 @@ class Service:
     def __init__(self, env: dict, work: Path, workers: int):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        # CHAT_RATE_LIMIT=0: the load clients all ask from loopback, as fast as they are answered
+        self.env = {**os.environ, "CHAT_RATE_LIMIT": "0", **env, "HOST": "127.0.0.1", "PORT": str(self.port)}
         self.log = work / f"service-{self.port}.log"
         self.workers = workers
         self.proc: subprocess.Popen | None = None

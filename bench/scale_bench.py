@@ -254,7 +254,8 @@ def fresh_resync(code: Path, folder: Path, chroma: Path) -> dict:
 def subprocess_service(settings, work: Path, code: Path, qs: list[str], floor: Floor) -> dict:
     port = free_port()
     env = {**os.environ, "CHROMA_PATH": str(settings.chroma_path), "TRANSCRIPTS_DIR": str(settings.transcripts_dir),
-           "PYTHONPATH": str(code), "HF_HUB_OFFLINE": "1", "HOST": "127.0.0.1", "PORT": str(port)}
+           "PYTHONPATH": str(code), "HF_HUB_OFFLINE": "1", "HOST": "127.0.0.1", "PORT": str(port),
+           "CHAT_RATE_LIMIT": "0"}  # its questions come one after another, from loopback
     env.pop("CHROMA_HOST", None)
     logfile = work / "rag-serve.log"
     cmd = [sys.executable, "-m", "service.serve", "--no-ingest", "--host", "127.0.0.1", "--port", str(port)]

@@ -64,8 +64,10 @@ class Service:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = work / "serve.log"
+        # CHAT_RATE_LIMIT=0: every soak client asks from loopback, as fast as it is answered
         settings = {"CHROMA_PATH": str(work / "chroma"), "TRANSCRIPTS_DIR": str(folder), "ANSWER_MODE": "extractive",
-                    "HOST": "127.0.0.1", "ACCESS_LOG": "false", **{k.upper(): str(v) for k, v in env.items()}}
+                    "HOST": "127.0.0.1", "ACCESS_LOG": "false", "CHAT_RATE_LIMIT": "0",
+                    **{k.upper(): str(v) for k, v in env.items()}}
         with self.log.open("wb") as out:  # rag-serve ingests the folder first (the index is empty)
             self.proc = subprocess.Popen([sys.executable, "-m", "service.serve", "--port", str(self.port)],
                                          env={**os.environ, "HF_HUB_OFFLINE": "1", **settings},

@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
+MIN_API_KEY_CHARS = 16  # a shorter API_KEY is refused at start-up
+
 class Settings(BaseSettings):
     """Every knob of the product. Read once at start-up and passed down."""
 
@@ -135,8 +137,9 @@ class Settings(BaseSettings):
     )
     key_failure_limit: float = Field(
         6.0, ge=0.0, description="Wrong API keys one client (address) may send to the ingest API per "
-        "minute, after KEY_FAILURE_BURST; past it every keyed ingest request from that client gets 429 "
-        "with Retry-After until the wait is over. A correct key never counts. 0: no limit.",
+        "minute, after KEY_FAILURE_BURST; past it that client's further wrong keys get 429 with "
+        "Retry-After instead of 401. A correct key always passes, even from that client, and never "
+        "counts. 0: no limit.",
     )
     key_failure_burst: int = Field(
         10, ge=1, description="Wrong API keys one client may send in a row before KEY_FAILURE_LIMIT applies."
@@ -173,11 +176,13 @@ class Settings(BaseSettings):
         "past it a fast 503 with Retry-After. 0: no limit.",
     )
     chat_rate_limit: float = Field(
-        0.0, ge=0.0, description="Chat requests per minute per client (per API key when API_KEY is set and "
-        "sent, else per address); past it 429 with Retry-After. 0: no limit.",
+        60.0, ge=0.0, description="Chat requests per minute per client (per API key when API_KEY is set and "
+        "sent, else per address); past it 429 with Retry-After. The default never slows a person at the "
+        "page, paces a script to one answer a second after its burst, and keeps one client from taking "
+        "every MAX_CONCURRENT_CHATS slot. 0: no limit.",
     )
     chat_rate_burst: int = Field(10, ge=1, description="Chat requests a client may send at once before "
-                                 "CHAT_RATE_LIMIT applies.")
+                                 "CHAT_RATE_LIMIT applies (keep it under MAX_CONCURRENT_CHATS).")
     ingest_rate_limit: float = Field(
         0.0, ge=0.0, description="Ingest requests (POST /v1/ingest, /v1/transcripts) per minute per client. "
         "0: no limit.",
@@ -230,6 +235,17 @@ class Settings(BaseSettings):
         256, ge=1, description="Open connections one worker accepts (uvicorn's limit_concurrency); past "
         "it every new request gets 503 until some close.",
     )
+    max_connections_per_client: int = Field(
+        32, ge=0, description="Open connections one worker accepts from one client (its address, or "
+        "behind a proxy in FORWARDED_ALLOW_IPS the forwarded one), so that no client can take every "
+        "MAX_CONNECTIONS slot; a connection past it gets 503 and is closed at once. A proxy's own "
+        "connections count toward the clients they carry. 0: no cap.",
+    )
+    first_byte_timeout: float = Field(
+        2.0, gt=0, description="Seconds a new connection may stay silent before the first byte of its "
+        "request; then it is closed without a word (HEADER_TIMEOUT still bounds the whole head). Bounds "
+        "connections opened only to hold a slot.",
+    )
     forwarded_allow_ips: str = Field(
         "", description="Addresses or networks of reverse proxies whose X-Forwarded-For / "
         "X-Forwarded-Proto the service trusts, comma-separated (uvicorn's format, e.g. "
@@ -242,6 +258,16 @@ class Settings(BaseSettings):
     def _no_credentials_with_any_origin(cls, value: bool, info) -> bool:
         if value and "*" in info.data.get("cors_origins", []):
             raise ValueError('CORS_ALLOW_CREDENTIALS cannot be used with CORS_ORIGINS ["*"]; list the origins')
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _long_enough_to_resist_guessing(cls, value: SecretStr | None) -> SecretStr | None:
+        # A correct key is never refused for someone else's wrong guesses (docs/hardening.md), so
+        # the key's length, not a lock-out, is what stops guessing.
+        if value is not None and len(value.get_secret_value()) < MIN_API_KEY_CHARS:
+            raise ValueError(f"API_KEY must be at least {MIN_API_KEY_CHARS} characters (a random one: "
+                             "`openssl rand -hex 32`)")
         return value
 
     @field_validator("transcripts_dir", "chroma_path")

@@ -4,6 +4,8 @@ A follow-up ("And before that?", "What did she say next?", "Did anyone disagree?
 against the conversation, question by question from the first: its subject (the question before,
 itself resolved), its speaker (named in that question, or the one the answer before quoted) and
 where that answer came from (the transcript and turn of its first quote, found in the index).
+All of it within the request's filters: a quote from outside them anchors nothing, and a
+follow-up is searched and pinned in the request's scope, or a part of it, never more.
 
 - A pronoun naming a person ("What did she say about loans?") becomes that speaker's name.
 - A question with too little of its own ("And before that?", "Why?") is asked with the subject.
@@ -34,7 +36,8 @@ _OTHERS = re.compile(
     r"\b(anyone|anybody|someone|somebody|others?|else|everyone|any(?: of the)? (?:members?|witness(?:es)?|speakers?))\b",
     re.IGNORECASE,
 )
-_QUOTE = re.compile(r"“([^”]{12,})”")
+OPEN, CLOSE = "“", "”"  # how the built-in answerer quotes a passage
+QUOTE_MIN = 12  # characters between the marks: shorter is a word in quotes, not a quoted passage
 NEAR = 12  # "did anyone…": other speakers' turns this close to the quoted one, on its subject, come first
 
 
@@ -53,19 +56,36 @@ class FollowUp:
     """A follow-up as it will be searched and answered."""
 
     question: str  # the question standing alone
-    scope: Scope | None = None  # narrowed to the transcript the conversation was about
+    scope: Scope | None = None  # what it is answered from: the request's scope, or a part of it
     next_turn: tuple[str, int, str] | None = None  # (transcript, after turn, speaker): the next turn
     near: tuple[str, int, str] | None = None  # (transcript, turn, speaker): "did anyone …"
 
 
-def _anchor(answer: str, snap: Snapshot) -> tuple[str, str, int]:
-    """(speaker, transcript, turn) of the first quote of an answer, as found in the index."""
-    m = _QUOTE.search(answer)
-    if not m:
+def first_quote(answer: str) -> str:
+    """The text of an answer's first “quote” of QUOTE_MIN characters or more ("" if none).
+
+    Read with str.find in one pass: a pattern like “([^”]{12,})” is tried again from every
+    opening mark, which costs quadratic time on many opening marks and no closing one.
+    """
+    start = answer.find(OPEN)
+    while start != -1:
+        end = answer.find(CLOSE, start + 1)
+        if end == -1:
+            return ""  # no closing mark after this one, nor after any later opening
+        if end - start - 1 >= QUOTE_MIN:
+            return answer[start + 1 : end]
+        start = answer.find(OPEN, start + 1)  # that closing mark was near: each scan stays short
+    return ""
+
+
+def _anchor(answer: str, snap: Snapshot, scope: Scope | None) -> tuple[str, str, int]:
+    """(speaker, transcript, turn) of the first quote of an answer, as found in the part of the
+    index the request may answer from (a quote from elsewhere anchors nothing)."""
+    quote = first_quote(answer)
+    if not quote:
         return "", "", 0
-    quote = m.group(1)
     for text, meta in snap.docs.values():
-        if quote in text:
+        if quote in text and (scope is None or scope.allows(meta)):
             return meta.get(ix.K_SPEAKER, ""), meta.get(ix.K_TRANSCRIPT, ""), int(meta.get(ix.K_TURN, 0))
     return "", "", 0
 
@@ -75,9 +95,16 @@ def _with_name(question: str, name: str) -> str:
     return _PRONOUN.sub(lambda m: name + _PERSON[m.group(1).lower()], question)
 
 
-def _resolve_one(question: str, before: Context | None, snap: Snapshot) -> FollowUp:
+def _within(scope: Scope | None, transcript: str) -> Scope:
+    """The request's scope narrowed to one transcript: never wider than the request's."""
+    allowed = None if scope is None else scope.transcripts
+    transcripts = frozenset({transcript}) if allowed is None else allowed & {transcript}
+    return Scope(transcripts, None if scope is None else scope.speakers)
+
+
+def _resolve_one(question: str, before: Context | None, scope: Scope | None) -> FollowUp:
     if before is None or not is_follow_up(question):
-        return FollowUp(question)
+        return FollowUp(question, scope)
     speaker = before.speaker
     asked = question
     if speaker and _PRONOUN.search(question):
@@ -85,44 +112,50 @@ def _resolve_one(question: str, before: Context | None, snap: Snapshot) -> Follo
     own = [w for w in content_words(asked) if w not in STOP and w.lower() not in {"else", "anyone", "next"}]
     if len(own) <= 2 or asked == question:
         asked = f"{before.question} {asked}"  # too little of its own: the subject goes with it
-    follow = FollowUp(asked)
+    follow = FollowUp(asked, scope)
     if before.transcript and _NEXT.search(question) and _SAYS.search(question):
-        follow = FollowUp(before.question, next_turn=(before.transcript, before.turn, speaker))
+        follow = FollowUp(before.question, scope, next_turn=(before.transcript, before.turn, speaker))
     elif before.transcript and _OTHERS.search(question):
-        follow.scope = Scope(frozenset({before.transcript}), None)
+        follow.scope = _within(scope, before.transcript)
         follow.near = (before.transcript, before.turn, speaker)
     return follow
 
 
-def resolve(messages: list[tuple[str, str]], question: str, snap: Snapshot) -> FollowUp:
+def resolve(messages: list[tuple[str, str]], question: str, snap: Snapshot,
+            scope: Scope | None = None) -> FollowUp:
     """The last question resolved against the conversation before it (`messages`: (role, text)
-    of the earlier turns, oldest first)."""
+    of the earlier turns, oldest first), within the request's `scope` (None: the whole index).
+
+    The conversation only ever narrows the scope: a quote from outside it anchors nothing, and
+    the FollowUp's scope is the request's, or a part of it."""
     context: Context | None = None
     for role, text in messages:
         if role == "user":
-            asked = name_the_interviewee(_resolve_one(text, context, snap).question, snap)
+            asked = name_the_interviewee(_resolve_one(text, context, scope).question, snap)
             named = sorted(snap.speakers.mentioned(asked))
             carried = context.speaker if context and asked != text else ""
             context = Context(asked, named[0] if len(named) == 1 else carried)
         elif role == "assistant" and context is not None:
-            speaker, transcript, turn = _anchor(text, snap)
+            speaker, transcript, turn = _anchor(text, snap, scope)
             if transcript:
                 context.transcript, context.turn = transcript, turn
                 context.speaker = context.speaker or speaker
-    return _resolve_one(question, context, snap)
+    return _resolve_one(question, context, scope)
 
 
 def arrange(retrieval: Retrieval, follow: FollowUp) -> Retrieval:
     """The retrieval with the turns a structural follow-up points at first: the speaker's next
-    turn ("what did she say next?"), or other speakers' turns close by ("did anyone …?")."""
+    turn ("what did she say next?"), or other speakers' turns close by ("did anyone …?"). Only
+    turns in the follow-up's scope are pinned."""
     snap = retrieval.snapshot
+    scope = follow.scope or Scope()
     if follow.next_turn:
         transcript, turn, speaker = follow.next_turn
         later = sorted(
             (int(m.get(ix.K_TURN, 0)), int(m.get(ix.K_PIECE, 1)), cid)
             for cid, (_, m) in snap.docs.items()
             if m.get(ix.K_TRANSCRIPT) == transcript and int(m.get(ix.K_TURN, 0)) > turn
-            and (not speaker or m.get(ix.K_SPEAKER) == speaker)
+            and (not speaker or m.get(ix.K_SPEAKER) == speaker) and scope.allows(m)
         )
         if later:
             cid = later[0][2]
@@ -136,7 +169,7 @@ def arrange(retrieval: Retrieval, follow: FollowUp) -> Retrieval:
             cid: int(m.get(ix.K_TURN, 0))
             for cid, (_, m) in snap.docs.items()
             if m.get(ix.K_TRANSCRIPT) == transcript and 0 < abs(int(m.get(ix.K_TURN, 0)) - turn) <= NEAR
-            and m.get(ix.K_SPEAKER) not in (speaker, "")
+            and m.get(ix.K_SPEAKER) not in (speaker, "") and scope.allows(m)
         }
         near = [h for h in retrieval.hits if h.id in close][:3]  # on the subject, best first
         if near:

@@ -123,8 +123,8 @@ class ChatPipeline:
         if standalone:
             candidates = self.retriever.retrieve(standalone, [], scope=scope)
         elif request.history:
-            follow = followup.resolve(earlier_turns(request), request.question, self.live_snapshot())
-            candidates = self.retriever.retrieve(follow.question, [], scope=scope or follow.scope)
+            follow = followup.resolve(earlier_turns(request), request.question, self.live_snapshot(), scope)
+            candidates = self.retriever.retrieve(follow.question, [], scope=follow.scope)
             candidates = followup.arrange(candidates, follow)
         else:
             candidates = self.retriever.retrieve(request.question, [], scope=scope)
