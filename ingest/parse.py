@@ -280,6 +280,12 @@ def norm_timestamp(raw: str | None) -> str:
     return hms(h * 3600 + m * 60 + s)
 
 
+# `asks` reads only the end of a long text: `is_question` turns down more than 400 characters, so
+# past that only a last sentence that fits can ask, and asks(text) == asks(text[-ASKS_WINDOW:]) for
+# a text with normalised white space. A growing utterance is judged on its end, in linear time.
+ASKS_WINDOW = 500
+
+
 def asks(text: str) -> bool:
     """An interviewer utterance that asks something: a question or prompt, or ends with one."""
     text = " ".join(text.split())
@@ -375,7 +381,9 @@ def _pick_interviewers(blocks: list[Block]) -> set[str]:
     named = {k for k in keys if k in _INTERVIEWER_LABELS}
     if named or len(set(keys)) < 2:
         return named
-    utterances: dict[str, list[str]] = {}
+    # Each speaker's utterances (runs of their consecutive blocks), speakers in order of first
+    # appearance, each utterance as the list of its blocks' texts.
+    utterances: dict[str, list[list[str]]] = {}
     prev = None
     for b in blocks:
         key = label_key(b.label) if b.label else None
@@ -383,13 +391,12 @@ def _pick_interviewers(blocks: list[Block]) -> set[str]:
             prev = None
             continue
         if key == prev:
-            utterances[key][-1] += " " + b.paragraph.text
+            utterances[key][-1].append(b.paragraph.text)
         else:
-            utterances.setdefault(key, []).append(b.paragraph.text)
+            utterances.setdefault(key, []).append([b.paragraph.text])
         prev = key
-    order = list(dict.fromkeys(keys))
-    scores = {k: sum(asks(u) for u in us) / len(us) for k, us in utterances.items()}
-    best = max(order, key=lambda k: (scores[k], -order.index(k)))
+    scores = {k: sum(asks(" ".join(u)) for u in us) / len(us) for k, us in utterances.items()}
+    best = max(scores, key=scores.__getitem__)  # the first to speak of those with the top score
     return {best} if scores[best] > 0 else set()
 
 
@@ -433,6 +440,7 @@ def assemble(
     # Utterances: consecutive blocks of one speaker; an unlabelled paragraph continues the
     # speaker before it, unless that is the interviewer having asked (then it is an answer).
     utterances: list[tuple[str | None, list[Block]]] = []
+    tail = ""  # the end of the last utterance's text: enough to tell whether it asks
     for b in blocks:
         key = label_key(b.label) if b.label else None
         prev_key, prev_blocks = utterances[-1] if utterances else (None, [])
@@ -440,13 +448,16 @@ def assemble(
             key is None
             and b.question is None
             and prev_key is not None
-            and (prev_key not in interviewers or not asks(_joined(prev_blocks)))
+            and (prev_key not in interviewers or not asks(tail))
         ):
             key = prev_key
+        words = " ".join(b.paragraph.text.split())
         if key is not None and key == prev_key:
             prev_blocks.append(b)
+            tail = (tail + " " + words)[-ASKS_WINDOW:]
         else:
             utterances.append((key, [b]))
+            tail = words[-ASKS_WINDOW:]
 
     speaking = {key for key, _ in utterances if key is not None}
     if len(speaking - interviewers) >= 2:
@@ -455,7 +466,9 @@ def assemble(
         )
 
     turns: list[Turn] = []
-    pending: str | None = None  # an asked question still waiting for its answer
+    # An asked question still waiting for its answer, as its parts (joined when it is used: one
+    # string grown by `+=` took time growing with the square of its length).
+    pending: list[str] | None = None
     asked: tuple[str, list[Block]] | None = None  # who asked it, and where, if a speaker did
 
     def keep_said(key: str, group: list[Block], question: str) -> None:
@@ -469,16 +482,17 @@ def assemble(
             if asked:  # a question that got no answer: still what a person said
                 keep_said(*asked, "")
             else:
-                dropped.append(pending)  # a section heading with nothing under it
-        pending = q
+                dropped.append(" ".join(pending))  # a section heading with nothing under it
+        pending = [q]
         asked = (key, list(group)) if key is not None and group else None
 
     def answer(speaker: str, block: Block) -> None:
         nonlocal pending
         nonlocal asked
         if pending is not None:
-            asker = labels[asked[0]] if asked else ""
-            turns.append(Turn(0, pending, speaker, [block.paragraph], block.timestamp, asked_by=asker))
+            asker, question = labels[asked[0]] if asked else "", " ".join(pending)
+            turn = Turn(0, question, speaker, [block.paragraph], block.timestamp, asked_by=asker)
+            turns.append(turn)
             pending, asked = None, None
         elif turns and turns[-1].speaker == speaker:
             turns[-1].paragraphs.append(block.paragraph)
@@ -497,7 +511,7 @@ def assemble(
                         intro.append(greeting)
                 open_question(said, key, group)
             elif pending is not None:
-                pending += " " + said
+                pending.append(said)
                 if asked:
                     asked[1].extend(group)
             elif turns:
@@ -525,7 +539,7 @@ def assemble(
         if asked:
             keep_said(*asked, "")
         else:
-            dropped.append(pending)
+            dropped.append(" ".join(pending))
     if not turns:
         heard = ", ".join(labels.values())
         raise TranscriptError(
@@ -535,24 +549,23 @@ def assemble(
         )
     intro_text = "\n\n".join(intro)
     name, role = find_interviewee(intro_text, captions)
-    speakers: list[str] = []
+    speakers: dict[str, None] = {}  # in order of first answer
+    not_named = interviewers | _GENERIC_ANSWER_LABELS
+    named = [v for k, v in labels.items() if k not in not_named]
     for number, turn in enumerate(turns, 1):
         turn.number = number
         key = label_key(turn.speaker)
         if turn.speaker == _DEFAULT_SPEAKER or key in _GENERIC_ANSWER_LABELS:
-            named = [
-                v for k, v in labels.items() if k not in interviewers | _GENERIC_ANSWER_LABELS
-            ]
             if name:
                 turn.speaker = name
             elif turn.speaker == _DEFAULT_SPEAKER and len(named) == 1:
                 turn.speaker = named[0]
             elif turn.speaker == _DEFAULT_SPEAKER or key in {"a", "answer", "r"}:
                 turn.speaker = "Interviewee"
-        if turn.speaker not in speakers and key not in interviewers:
-            speakers.append(turn.speaker)
+        if key not in interviewers:
+            speakers.setdefault(turn.speaker)
     if not role and len(speakers) == 1:
-        role = roles.get(label_key(speakers[0]), "")
+        role = roles.get(label_key(next(iter(speakers))), "")
     interviewee = name or ", ".join(speakers)
     return Transcript(
         transcript_id, title or transcript_id, intro_text, interviewee, role, turns, dropped, text
@@ -578,15 +591,19 @@ def _people(labels: dict[str, str], roles: dict[str, str]) -> dict[str, tuple[st
     ("Mr. Ste-Marie") is the one speaker of the file with that surname, with that speaker's role."""
     people = {key: person(label, roles.get(key, "")) for key, label in labels.items()}
     by_role = {label_key(role): (name, role) for name, role in people.values() if role}
-    full: dict[str, list[tuple[str, str]]] = {}
+    # Surname -> the first (name, role) of a full name with that surname, and every such name.
+    first_full: dict[str, tuple[str, str]] = {}
+    full_names: dict[str, set[str]] = {}
     for name, role in people.values():
         if len(name.split()) >= 2:
-            full.setdefault(name.split()[-1].casefold(), []).append((name, role))
+            surname = name.split()[-1].casefold()
+            first_full.setdefault(surname, (name, role))
+            full_names.setdefault(surname, set()).add(name)
     for key, (name, role) in people.items():
         if not role and key in by_role and by_role[key][0] != name:
             people[key] = by_role[key]
-        elif len(name.split()) == 1 and len({n for n, _ in full.get(name.casefold(), [])}) == 1:
-            fuller = full[name.casefold()][0]
+        elif len(name.split()) == 1 and len(full_names.get(name.casefold(), ())) == 1:
+            fuller = first_full[name.casefold()]
             people[key] = (fuller[0], role or fuller[1])
     best_role: dict[str, str] = {}
     for name, role in people.values():
@@ -680,12 +697,13 @@ def _label_lines(text: str) -> list[list[_Line]]:
     return out
 
 
-def looks_labelled(text: str) -> bool:
+def looks_labelled(text: str, paragraphs: list[list[_Line]] | None = None) -> bool:
     """Most of the text is lines that start with a speaker label (see `honour_labels`), or
-    the questions carry an interviewer label (`Q:` / `Interviewer:`)."""
+    the questions carry an interviewer label (`Q:` / `Interviewer:`). `paragraphs`: the text's
+    `_label_lines`, if already read."""
     labels: list[str] = []
     units = 0
-    for lines in _label_lines(text):
+    for lines in _label_lines(text) if paragraphs is None else paragraphs:
         found = [line.label.group("label") for line in lines if line.label]
         labels += found
         units += len(found) + (0 if lines[0].label else 1)
@@ -697,7 +715,9 @@ def looks_labelled(text: str) -> bool:
     return len(set(keys)) >= 2 and (len(keys) * 2 > units or (len(set(keys)) >= 3 and len(keys) >= 5))
 
 
-def parse_labelled(text: str, transcript_id: str) -> Transcript:
+def parse_labelled(
+    text: str, transcript_id: str, paragraphs: list[list[_Line]] | None = None
+) -> Transcript:
     """Speaker-labelled text: `Interviewer: …` / `Jane Doe: …` / `Q: …` / `A: …` lines.
 
     A labelled line starts an utterance and the following lines of its paragraph continue it;
@@ -705,7 +725,7 @@ def parse_labelled(text: str, transcript_id: str) -> Transcript:
     (`[00:01:02] Jane: …`, `Jane (00:01:02): …`) and role (`Jane Doe (CEO): …`) are kept.
     Spans are into `text` itself and leave the label out.
     """
-    paragraphs = _label_lines(text)
+    paragraphs = _label_lines(text) if paragraphs is None else paragraphs
     title = ""
     if paragraphs and not any(line.label for line in paragraphs[0]):
         first = text[paragraphs[0][0].start : paragraphs[0][-1].start + len(paragraphs[0][-1].text)]
@@ -738,15 +758,17 @@ def parse_labelled(text: str, transcript_id: str) -> Transcript:
                 if para.start < 0:
                     para.start = content_start
                 para.end = content_start + len(content)
-                para.text = text[para.start : para.end]
     blocks = [b for b in blocks if b.paragraph.start >= 0]
+    for b in blocks:  # once each: a slice per line took time growing with a paragraph's square
+        b.paragraph.text = text[b.paragraph.start : b.paragraph.end]
     return assemble(transcript_id, text, title, blocks, _TXT_EXPECTED)
 
 
 def parse_text(text: str, transcript_id: str) -> Transcript:
     """A `.txt` transcript: speaker-labelled when most of it is `Label:` lines, else plain."""
-    if looks_labelled(text):
-        return parse_labelled(text, transcript_id)
+    paragraphs = _label_lines(text)  # read once for both
+    if looks_labelled(text, paragraphs):
+        return parse_labelled(text, transcript_id, paragraphs)
     return parse_plain(text, transcript_id)
 
 

@@ -325,6 +325,7 @@ def parse_markdown(text: str, transcript_id: str) -> Transcript:
     end_matter = False  # under a heading such as "Related articles": dropped
     labelled: list[str | None] = []
     units = 0
+    asked = False  # a question item is in `items` (a flag: a scan per heading took quadratic time)
     for kind, level, lines in blocks:
         if kind == "heading":
             heading = _plain(lines[0])
@@ -333,7 +334,6 @@ def parse_markdown(text: str, transcript_id: str) -> Transcript:
             if level == 1 and not title and not items:
                 title = heading
                 continue
-            asked = any(it.question for it in items)
             if END_SECTIONS.match(heading) or (asked and INTRO_SECTIONS.match(heading)):
                 end_matter = True  # after the interview: "Related articles", "About the author"
                 dropped.append(heading)
@@ -343,6 +343,7 @@ def parse_markdown(text: str, transcript_id: str) -> Transcript:
             else:
                 end_matter = False
                 items.append(Item(heading, question=True))
+                asked = True
             continue
         raw = _join(lines)
         if end_matter:
@@ -368,12 +369,14 @@ def parse_markdown(text: str, transcript_id: str) -> Transcript:
             body = _plain(m.group("body"))
             if is_question(body):
                 items.append(Item(body, question=True))
+                asked = True
             else:
                 dropped.append(body)  # a pull quote or a bold label
             continue
         m = _BOLD_LEAD.match(raw)
         if m and _plain(m.group("lead")).endswith("?"):
             items.append(Item(_plain(m.group("lead")), question=True))
+            asked = True
             items.append(Item(_plain(m.group("rest")), question=False))
             continue
         plain = _plain(raw)

@@ -95,29 +95,29 @@ def parse_cues(cues: list[Cue], transcript_id: str, title: str) -> Transcript:
 
 def _by_speaker(spoken: list[tuple[Cue, str | None, str]]) -> list[Item]:
     """One item per run of cues of one speaker; an untagged cue continues the speaker before
-    it (captions name the speaker when it changes)."""
-    items: list[Item] = []
+    it (captions name the speaker when it changes). Each run's texts are joined once: a string
+    grown by `+=` per cue took time growing with the square of the run."""
+    runs: list[tuple[str | None, Cue, list[str]]] = []  # speaker, first cue, texts
     for cue, label, text in spoken:
-        if label is None and items:
-            label = items[-1].label
-        if items and label == items[-1].label:
-            items[-1].text += " " + text
+        if label is None and runs:
+            label = runs[-1][0]
+        if runs and label == runs[-1][0]:
+            runs[-1][2].append(text)
         else:
-            items.append(Item(text, label, None, hms(cue.seconds)))
-    return items
+            runs.append((label, cue, [text]))
+    return [Item(" ".join(texts), label, None, hms(cue.seconds)) for label, cue, texts in runs]
 
 
 def _by_question(spoken: list[tuple[Cue, str]]) -> list[Item]:
     """Without speakers: a cue ending with '?' ends a question that starts after the last cue
-    ending a sentence; the cues after it, up to the next question, are its answer."""
-    items: list[Item] = []
+    ending a sentence; the cues after it, up to the next question, are its answer. (Texts are
+    joined once each, as in `_by_speaker`.)"""
+    parts: list[tuple[list[str], bool | None, Cue]] = []  # texts, question, first cue
     run: list[tuple[Cue, str]] = []
 
-    def emit(part: list[tuple[Cue, str]], question: bool) -> None:
+    def emit(part: list[tuple[Cue, str]], question: bool | None) -> None:
         if part:
-            items.append(
-                Item(" ".join(t for _, t in part), None, question, hms(part[0][0].seconds))
-            )
+            parts.append(([t for _, t in part], question, part[0][0]))
 
     for cue, text in spoken:
         run.append((cue, text))
@@ -127,14 +127,16 @@ def _by_question(spoken: list[tuple[Cue, str]]) -> list[Item]:
         while k > 0 and not _SENTENCE_END.search(run[k - 1][1]):
             k -= 1
         answer, question = run[:k], run[k:]
-        if not answer and items and items[-1].question:  # questions in a row make one question
-            items[-1].text += " " + " ".join(t for _, t in question)
+        if not answer and parts and parts[-1][1]:  # questions in a row make one question
+            parts[-1][0].extend(t for _, t in question)
         else:
-            emit(answer, False if items else None)
+            emit(answer, False if parts else None)
             emit(question, True)
         run = []
-    emit(run, False if items else None)
-    return items
+    emit(run, False if parts else None)
+    return [
+        Item(" ".join(texts), None, question, hms(cue.seconds)) for texts, question, cue in parts
+    ]
 
 
 def _seconds(stamp) -> float:
