@@ -10,12 +10,15 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Iterator
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import chromadb
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
+from chromadb.errors import ChromaError
 
 from ingest.chroma_deadline import bounded
 from ingest.settings import Settings
@@ -32,7 +35,7 @@ K_PIECE = "piece"
 K_START = "start"  # character span of the piece in Transcript.text (the file itself for .txt)
 K_END = "end"
 K_HASH = "content_hash"
-K_FILE = "file_fingerprint"  # hash of the whole source file + chunking settings
+K_FILE = "file_fingerprint"  # hash of the whole source file + chunking settings + transcript id
 K_DROPPED = "dropped_lines"  # boilerplate lines the parser dropped from the file
 K_NCHUNKS = "transcript_chunks"  # how many chunks the whole transcript has
 K_TIMESTAMP = "timestamp"  # "00:01:02" for subtitle formats, "" otherwise
@@ -198,3 +201,39 @@ def read_pages(collection: Collection, include: list[str], page: int = PAGE) -> 
         yield got
         if len(got["ids"]) < page:
             return
+
+
+def partial_transcripts(metadatas: Iterable[dict]) -> set[str]:
+    """The transcripts among these chunk records that are not whole: a sync cut off (kill -9,
+    power loss) left some of their pieces missing or from another version of the file.
+
+    Every chunk records its file's fingerprint and how many chunks its transcript has, and a sync
+    brings all of them in line before it ends: a whole transcript has that many chunks, all of one
+    fingerprint. Records without these keys (older indexes) count as whole.
+    """
+    count: Counter[str] = Counter()
+    seen: dict[str, set[tuple]] = defaultdict(set)
+    for meta in metadatas:
+        tid = meta.get(K_TRANSCRIPT, "")
+        count[tid] += 1
+        seen[tid].add((meta.get(K_FILE), meta.get(K_NCHUNKS)))
+    partial = set()
+    for tid, versions in seen.items():
+        (_, expected), *others = versions
+        if others or (expected is not None and expected != count[tid]):
+            partial.add(tid)
+    return partial
+
+
+class WriteFailed(RuntimeError):
+    """A write to the index failed (disk full, a read-only or broken store). Reads that fail are
+    not this: they change nothing, and the next ingest may try again."""
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Marks the writes of an ingest: a Chroma or OS error inside is raised as WriteFailed."""
+    try:
+        yield
+    except (ChromaError, OSError) as exc:
+        raise WriteFailed(f"{type(exc).__name__}: {exc}") from exc

@@ -4,12 +4,16 @@ The Chroma collections are their own record of what is indexed: every chunk carr
 transcript id, source path and content hash, so a sync compares hashes and re-embeds only new
 or changed chunks. Writes go sentences first, chunk records last: a chunk record with the right
 hash is the commit marker of its piece, so a sync killed half-way is finished by the next run.
+Until then the transcripts it left half-written are not whole (`ix.partial_transcripts`: a
+piece missing, or pieces of two versions of the file), and the service neither lists them nor
+answers from them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ from ingest.parse import Transcript, TranscriptError
 from ingest.settings import Settings
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
+QUERY_BATCH = 500  # transcripts per query: one clause per transcript went past SQLite's limits
 
 
 @dataclass
@@ -131,33 +136,36 @@ def discover(paths: Iterable[Path], report: SyncReport) -> tuple[list[Source], l
 
 
 class Indexed:
-    """What the chunk collection holds, read as little as a no-change sync needs: every chunk id
-    (by transcript) and one record per transcript, in two calls. A transcript's full metadata is
-    read only when its file changed; `current` asks Chroma which chunks carry their file's
-    fingerprint without reading their metadata."""
+    """What the chunk collection holds, read as little as a no-change sync needs, in calls of a
+    bounded size (linear in the index, whatever its size): every chunk id by transcript, one record
+    per transcript, and which chunks carry their file's fingerprint. A transcript's full metadata is
+    read only when its file changed."""
 
     def __init__(self, collection):
         self.collection = collection
         self.ids: dict[str, list[str]] = {}
-        for cid in collection.get(include=[])["ids"]:
-            self.ids.setdefault(ix.transcript_of(cid), []).append(cid)
-        firsts = [ids[0] for ids in self.ids.values()]
-        got = collection.get(ids=firsts, include=["metadatas"]) if firsts else {"ids": [], "metadatas": []}
-        self.head = {ix.transcript_of(cid): meta for cid, meta in zip(got["ids"], got["metadatas"])}
+        for got in ix.read_pages(collection, []):
+            for cid in got["ids"]:
+                self.ids.setdefault(ix.transcript_of(cid), []).append(cid)
+        self.head: dict[str, dict] = {}
+        for firsts in _batches([ids[0] for ids in self.ids.values()], ix.PAGE):
+            got = collection.get(ids=firsts, include=["metadatas"])
+            self.head.update((ix.transcript_of(cid), meta) for cid, meta in zip(got["ids"], got["metadatas"]))
 
     def current(self, fingerprints: dict[str, str]) -> set[str]:
         """The transcripts (of those given, with their file's fingerprint) whose every chunk has
-        that fingerprint and whose chunk count is the one their last sync wrote."""
+        that fingerprint and whose chunk count is the one their last sync wrote.
+
+        Asked `QUERY_BATCH` transcripts at a time: which chunks of these transcripts carry one of
+        their fingerprints. A fingerprint names its transcript (`file_fingerprint`), so a chunk can
+        only match its own transcript's."""
         wanted = {t: fp for t, fp in fingerprints.items()
                   if self.head.get(t, {}).get(ix.K_FILE) == fp and self.head[t].get(ix.K_NCHUNKS) == len(self.ids[t])}
-        if not wanted:
-            return set()
-        clauses = [{"$and": [{ix.K_TRANSCRIPT: t}, {ix.K_FILE: fp}]} for t, fp in wanted.items()]
-        got = self.collection.get(where=clauses[0] if len(clauses) == 1 else {"$or": clauses}, include=[])
-        count: dict[str, int] = {}
-        for cid in got["ids"]:
-            count[ix.transcript_of(cid)] = count.get(ix.transcript_of(cid), 0) + 1
-        return {t for t in wanted if count.get(t) == len(self.ids[t])}
+        count: Counter[str] = Counter()
+        for batch in _batches(list(wanted), QUERY_BATCH):
+            where = {"$and": [{ix.K_TRANSCRIPT: {"$in": batch}}, {ix.K_FILE: {"$in": [wanted[t] for t in batch]}}]}
+            count.update(ix.transcript_of(cid) for cid in self.collection.get(where=where, include=[])["ids"])
+        return {t for t in wanted if count[t] == len(self.ids[t])}
 
     def chunks(self, transcript: str) -> dict[str, dict]:
         """id -> metadata of every chunk of one transcript."""
@@ -171,9 +179,11 @@ def _batches(items: list, size: int):
         yield items[i : i + size]
 
 
-def file_fingerprint(data: bytes, settings: Settings) -> str:
-    """Identifies a file's bytes under the current chunking: equal means nothing to re-parse."""
-    return hashlib.sha256(data + f"|{settings.chunk_max_chars}|{CHUNKING_VERSION}".encode()).hexdigest()
+def file_fingerprint(data: bytes, settings: Settings, transcript_id: str) -> str:
+    """Identifies one transcript's file bytes under the current chunking: equal means nothing to
+    re-parse. The transcript id is part of it: two transcripts never share one, even as copies."""
+    return hashlib.sha256(
+        data + f"|{settings.chunk_max_chars}|{CHUNKING_VERSION}|{transcript_id}".encode()).hexdigest()
 
 
 def plan_sync(
@@ -186,7 +196,7 @@ def plan_sync(
     fingerprints: dict[Path, str | OSError] = {}
     for src in sources:
         try:
-            fingerprints[src.path] = file_fingerprint(src.path.read_bytes(), settings)
+            fingerprints[src.path] = file_fingerprint(src.path.read_bytes(), settings, src.transcript_id)
         except OSError as exc:
             fingerprints[src.path] = exc
     # Same bytes, same chunking, every piece written (a sync killed half-way left some stale or
@@ -278,10 +288,11 @@ def apply_plan(
     Chunks are embedded in order of length (less padding per model batch) and each step's
     writes run on a background thread while the next step is encoded: the model, not Chroma,
     sets the pace. One write is in flight at a time: a killed run leaves at most two steps for
-    the next run to redo.
+    the next run to redo. A write that fails raises `ix.WriteFailed`.
     """
-    chunks_coll = ix.open_collection(client, settings, ix.CHUNK_SUFFIX, generation)
-    sent_coll = ix.open_collection(client, settings, ix.SENTENCE_SUFFIX, generation)
+    with ix.writing():
+        chunks_coll = ix.open_collection(client, settings, ix.CHUNK_SUFFIX, generation)
+        sent_coll = ix.open_collection(client, settings, ix.SENTENCE_SUFFIX, generation)
     batch = min(client.get_max_batch_size(), settings.write_batch_size)
     todo = sorted((c for p in report.plans for c in (*p.added, *p.updated)), key=lambda c: len(c.embed_text))
     total = len(todo)
@@ -290,21 +301,22 @@ def apply_plan(
     def write(group: list[Chunk], chunk_vecs, sent_ids, sent_vecs, sent_docs, sent_meta) -> None:
         # A changed piece may have fewer sentences now, and a killed run may have left some:
         # clear them first. The chunk record is written last, so a kill here is redone next run.
-        sent_coll.delete(where={ix.K_CHUNK: {"$in": [c.id for c in group]}})
-        for lo in range(0, len(sent_ids), batch):
-            hi = lo + batch
-            sent_coll.upsert(
-                ids=sent_ids[lo:hi],
-                embeddings=sent_vecs[lo:hi],
-                documents=sent_docs[lo:hi],
-                metadatas=sent_meta[lo:hi],
+        with ix.writing():
+            sent_coll.delete(where={ix.K_CHUNK: {"$in": [c.id for c in group]}})
+            for lo in range(0, len(sent_ids), batch):
+                hi = lo + batch
+                sent_coll.upsert(
+                    ids=sent_ids[lo:hi],
+                    embeddings=sent_vecs[lo:hi],
+                    documents=sent_docs[lo:hi],
+                    metadatas=sent_meta[lo:hi],
+                )
+            chunks_coll.upsert(
+                ids=[c.id for c in group],
+                embeddings=chunk_vecs,
+                documents=[c.text for c in group],
+                metadatas=[c.metadata for c in group],
             )
-        chunks_coll.upsert(
-            ids=[c.id for c in group],
-            embeddings=chunk_vecs,
-            documents=[c.text for c in group],
-            metadatas=[c.metadata for c in group],
-        )
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-write") as writer:
         pending: tuple[Future, int] | None = None  # the write in flight, and its chunk count
@@ -339,12 +351,13 @@ def apply_plan(
     if progress:
         progress("embed", total, total)
     touched = [c for p in report.plans for c in p.touched]
-    for group in _batches(touched, batch):
-        chunks_coll.update(ids=[c.id for c in group], metadatas=[c.metadata for c in group])
     doomed = [cid for p in report.plans for cid in p.deleted]
-    for ids in _batches(doomed, batch):
-        chunks_coll.delete(ids=ids)
-        sent_coll.delete(where={ix.K_CHUNK: {"$in": ids}})
+    with ix.writing():
+        for group in _batches(touched, batch):
+            chunks_coll.update(ids=[c.id for c in group], metadatas=[c.metadata for c in group])
+        for ids in _batches(doomed, batch):
+            chunks_coll.delete(ids=ids)
+            sent_coll.delete(where={ix.K_CHUNK: {"$in": ids}})
 
 
 
@@ -360,7 +373,8 @@ def sync_paths(
     """Bring the index in line with the transcripts under `paths`; `dry_run` only plans.
 
     Syncs the live generation unless `generation` names another (a rebuild's). A sync that
-    wrote anything bumps the index version, which tells service workers to reload.
+    wrote anything bumps the index version, which tells service workers to reload. A failed
+    write raises `ix.WriteFailed`; a failed read (planning) raises Chroma's error and wrote nothing.
     """
     started = time.perf_counter()
     state = ix.read_state(client, settings)
@@ -375,7 +389,8 @@ def sync_paths(
         apply_plan(report, embedder, client, settings, gen, progress)
         changed = report.added or report.updated or report.deleted
         if live and (changed or state.embedding_model != settings.embedding_model):
-            ix.write_state(client, settings, ix.IndexState(gen, ix.next_version(state), settings.embedding_model))
+            with ix.writing():
+                ix.write_state(client, settings, ix.IndexState(gen, ix.next_version(state), settings.embedding_model))
     report.seconds = time.perf_counter() - started
     record_sync(report)  # Prometheus counters (served by /metrics when the service ingests)
     return report
@@ -404,17 +419,21 @@ def rebuild(
     started = time.perf_counter()
     state = ix.read_state(client, settings)
     new = state.generation + 1
-    ix.drop_generation(client, settings, new)  # leftovers of an interrupted rebuild
+    with ix.writing():
+        ix.drop_generation(client, settings, new)  # leftovers of an interrupted rebuild
     paths = list(paths)
     report = sync_paths(paths, settings, embedder, client, progress=progress, generation=new)
     try:
         verify_generation(report, settings, embedder, client, new)
     except RebuildFailed:
-        ix.drop_generation(client, settings, new)
+        with ix.writing():
+            ix.drop_generation(client, settings, new)
         raise
-    ix.write_state(client, settings, ix.IndexState(new, ix.next_version(state), settings.embedding_model))
+    with ix.writing():
+        ix.write_state(client, settings, ix.IndexState(new, ix.next_version(state), settings.embedding_model))
     time.sleep(grace_seconds)  # requests that started on the old generation finish on it
-    ix.drop_generation(client, settings, state.generation)
+    with ix.writing():
+        ix.drop_generation(client, settings, state.generation)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -67,11 +67,12 @@ class IngestManager:
         self.jobs: dict[str, Job] = {}
 
     def run(self, kind: str, requested_by: str, paths: list[Path] | None = None,
-            prepare: Callable[[], dict] | None = None) -> tuple[Job, SyncReport | None]:
+            prepare: Callable[[], StoredUpload] | None = None) -> tuple[Job, SyncReport | None]:
         """Run one ingest now (in the calling thread); raise IngestBusy if one is running.
 
         `prepare` runs under the same claim before the sync (an upload stores its files there), so
-        a request refused with IngestBusy has changed nothing; its dict joins the job's result.
+        a request refused with IngestBusy has changed nothing; its result joins the job's. If the
+        sync fails, what it stored is taken out again: a failed upload leaves no file behind.
         """
         if not self._lock.acquire(blocking=False):
             raise IngestBusy(self.current)
@@ -85,21 +86,22 @@ class IngestManager:
             def progress(phase: str, done: int, total: int) -> None:
                 job.phase, job.done, job.total = phase, done, total
 
-            prepared = {}
+            upload = None
             if prepare:
                 job.phase = "store"
-                prepared = prepare()
-            paths = paths or [self.settings.transcripts_dir]
-            r = self.retriever
-            if kind == "rebuild":
-                report = rebuild(paths, self.settings, r.embedder, r.client, progress,
-                                 self.settings.rebuild_grace_seconds)
-            else:
-                report = sync_paths(paths, self.settings, r.embedder, r.client, progress=progress)
-            r.refresh()
+                upload = prepare()
+            try:
+                report = self._ingest(kind, paths or [self.settings.transcripts_dir], progress)
+            except BaseException:
+                if upload:
+                    upload.undo()
+                raise
+            if upload:
+                upload.keep()
+            self.retriever.refresh()
             job.status = "done"
             job.result = {**report.counts(self.settings.transcripts_dir), "seconds": round(report.seconds, 3),
-                          **prepared}
+                          **(upload.result if upload else {})}
         except Exception as exc:
             # The job view is an API answer: only messages written for people go out as they are;
             # anything else (it may carry paths or library internals) is logged, and named.
@@ -116,6 +118,12 @@ class IngestManager:
             self.current = None
             self._lock.release()
         return job, report
+
+    def _ingest(self, kind: str, paths: list[Path], progress) -> SyncReport:
+        r = self.retriever
+        if kind == "rebuild":
+            return rebuild(paths, self.settings, r.embedder, r.client, progress, self.settings.rebuild_grace_seconds)
+        return sync_paths(paths, self.settings, r.embedder, r.client, progress=progress)
 
 
 MAX_NAME_BYTES = 255  # NAME_MAX of Linux file systems: a longer name cannot be created
@@ -167,26 +175,68 @@ def check_upload(settings: Settings, files: list[tuple[str, bytes]]) -> list[str
 
 
 def _replaced(folder: Path, name: str, replace: bool) -> list[Path]:
-    """Files in the folder that storing `name` replaces: its own earlier version, and with `replace`
-    any other transcript file with the same id; without it such a file is a 409."""
+    """Files in the folder that storing `name` replaces: with `replace`, its own earlier version and
+    any other transcript file with the same id; without it either is a 409 naming the file."""
     stem = Path(name).stem
+    own = folder / name
     same_id = sorted(p for p in folder.iterdir() if p.name != name and p.stem == stem
                      and p.suffix.lower() in PARSERS and p.is_file())
+    if not replace and own.is_file():
+        raise UploadRejected(409, f"'{_shown(name)}' is already in the folder. Nothing was stored. Rename the "
+                                  f"file, or upload it with ?replace=true to replace '{_shown(name)}'.")
     if same_id and not replace:
         other = same_id[0].name
         raise UploadRejected(409, f"'{_shown(name)}' would replace '{_shown(other)}', which is already in the "
                                   f"folder: both are the transcript '{_shown(stem)}' (ids come from the file name "
                                   f"without its extension). Nothing was stored. Rename the file, or upload it "
                                   f"with ?replace=true to replace '{_shown(other)}'.")
-    own = folder / name
     return ([own] if own.is_file() else []) + same_id
 
 
-def store_uploads(settings: Settings, files: list[tuple[str, bytes]], replace: bool = False) -> list[dict]:
+@dataclass
+class StoredUpload:
+    """An upload moved into the transcripts folder, kept only if the sync after it succeeds.
+
+    The files it replaced wait in the staging folder until then: `keep` drops them; `undo` takes
+    the upload's files out and puts them back, so a failed upload leaves the folder as it was.
+    """
+
+    staging: Path
+    outcome: list[dict]  # per file: stored, or replaced (naming what it replaced)
+    placed: list[Path] = field(default_factory=list)
+    backups: list[tuple[Path, Path]] = field(default_factory=list)  # (backup, the file it was)
+
+    @property
+    def result(self) -> dict:
+        return {"files": self.outcome, "stored": [f["file"] for f in self.outcome]}
+
+    def keep(self) -> None:
+        for backup, _ in self.backups:
+            backup.unlink(missing_ok=True)
+        self.placed, self.backups = [], []
+        _remove_if_empty(self.staging)
+
+    def undo(self) -> None:
+        for path in self.placed:
+            path.unlink(missing_ok=True)
+        for backup, path in reversed(self.backups):
+            os.replace(backup, path)
+        self.placed, self.backups = [], []
+        _remove_if_empty(self.staging)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass  # something is in it: backups still needed, or one a crash left behind
+
+
+def store_uploads(settings: Settings, files: list[tuple[str, bytes]], replace: bool = False) -> StoredUpload:
     """Check every uploaded transcript, then move them into the folder: all or nothing.
 
-    Returns what happened to each file: `stored` (new) or `replaced` (naming the files it replaced:
-    its own earlier version, or with `replace` another file of the same transcript id).
+    The result says what happened to each file: `stored` (new) or `replaced` (naming the files it
+    replaced: its own earlier version, or with `replace` another file of the same transcript id).
     """
     names = check_upload(settings, files)
     folder = settings.transcripts_dir
@@ -194,9 +244,10 @@ def store_uploads(settings: Settings, files: list[tuple[str, bytes]], replace: b
     doomed = [_replaced(folder, name, replace) for name in names]
     staging = folder / ".staging"  # hidden: a sync never reads it
     staging.mkdir(exist_ok=True)
+    upload = StoredUpload(staging, [{"file": name, "status": "replaced", "replaces": [p.name for p in old]}
+                                    if old else {"file": name, "status": "stored"}
+                                    for name, old in zip(names, doomed)])
     staged: list[Path] = []
-    backups: list[tuple[Path, Path]] = []  # (backup, the file it was) for the files replaced
-    placed: list[Path] = []
     name = ""  # the file being written, for the message if the disk refuses
     try:
         for name, (_, data) in zip(names, files):
@@ -212,17 +263,12 @@ def store_uploads(settings: Settings, files: list[tuple[str, bytes]], replace: b
                 for path in old:
                     backup = staging / f"{uuid.uuid4().hex}.replaced"
                     os.replace(path, backup)
-                    backups.append((backup, path))
+                    upload.backups.append((backup, path))
                 os.replace(tmp, folder / name)
-                placed.append(folder / name)
+                upload.placed.append(folder / name)
         except BaseException:
-            for path in placed:  # undo: the folder is as it was before the upload
-                path.unlink(missing_ok=True)
-            for backup, path in reversed(backups):
-                os.replace(backup, path)
+            upload.undo()  # the folder is as it was before the upload
             raise
-        for backup, _ in backups:
-            backup.unlink(missing_ok=True)
     except OSError as exc:
         where = f"'{_shown(name)}'" if name else "the upload"
         raise UploadRejected(507 if exc.errno == errno.ENOSPC else 500,
@@ -231,12 +277,8 @@ def store_uploads(settings: Settings, files: list[tuple[str, bytes]], replace: b
     finally:
         for tmp in staged:
             tmp.unlink(missing_ok=True)
-        try:
-            staging.rmdir()
-        except OSError:
-            pass  # something else is in it (a backup a crash left behind)
-    return [{"file": name, "status": "replaced", "replaces": [p.name for p in old]} if old
-            else {"file": name, "status": "stored"} for name, old in zip(names, doomed)]
+        _remove_if_empty(staging)  # kept while it holds the replaced files
+    return upload
 
 
 def describe_upload(files: list[dict], skipped: list[dict]) -> list[dict]:

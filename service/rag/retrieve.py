@@ -27,6 +27,7 @@ with the keyword indexes and vectors over it.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -47,6 +48,7 @@ from service.ops.metrics import Laps
 from service.rag.intent import who_is
 from service.rag.text import STOP, Tokenizer, pairs, query_text, words
 
+log = logging.getLogger("service")
 LOAD_PAGE = 5000  # chunk records read from Chroma per call when building the keyword index
 # Words that make a question lean on the conversation before it ("Where did he work before?").
 ANAPHORA = {
@@ -92,6 +94,16 @@ class Hit:
 def zscore(x: np.ndarray) -> np.ndarray:
     spread = float(x.std())
     return (x - float(x.mean())) / (spread or 1.0)
+
+
+def top_mean(scores: np.ndarray, groups: np.ndarray, n: int, top: int) -> np.ndarray:
+    """The mean of each group's `top` best scores (groups 0..n-1, none empty), from one sort: a
+    pass over the rows per group cost rows x groups (1.4 s a question at 20,000 transcripts)."""
+    order = np.lexsort((scores, groups))  # by group, then by score
+    g = groups[order]
+    ends = np.searchsorted(g, np.arange(n), side="right")
+    best = ends[g] - np.arange(len(g)) <= top  # the last `top` rows of each group
+    return np.bincount(g[best], weights=scores[order][best], minlength=n) / np.bincount(g[best], minlength=n)
 
 
 @dataclass
@@ -225,6 +237,10 @@ class Retriever:
         for got in ix.read_pages(chunks, ["documents", "metadatas", "embeddings"], LOAD_PAGE):
             docs.update((i, (d, m)) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"]))
             vecs.update(zip(got["ids"], got["embeddings"]))
+        if partial := ix.partial_transcripts(m for _, m in docs.values()):  # a sync was cut off
+            log.warning("%d transcript(s) are half-written (an ingest was interrupted) and are not served "
+                        "until a sync finishes them (rag-ingest, or POST /v1/ingest)", len(partial))
+            docs = {i: r for i, r in docs.items() if r[1].get(ix.K_TRANSCRIPT, "") not in partial}
         ids = sorted(docs)
         metas = [docs[i][1] for i in ids]
         dim = len(next(iter(vecs.values()))) if vecs else 1
@@ -322,10 +338,7 @@ class Retriever:
             fused[rows] += SPEAKER_BOOST * sigma * snap.boost[rows]
         n_transcripts = len(snap.transcript_ids)
         if n_transcripts > 1:
-            best = np.zeros(n_transcripts)
-            for code in range(n_transcripts):
-                scores = fused[snap.transcript_of == code]
-                best[code] = np.sort(scores)[-PRIOR_TOP:].mean()
+            best = top_mean(fused, snap.transcript_of, n_transcripts, PRIOR_TOP)
             fused += TRANSCRIPT_PRIOR * sigma * zscore(best)[snap.transcript_of]
             if whole_bm25.any():
                 fused += TRANSCRIPT_KEYWORDS * sigma * zscore(whole_bm25)[snap.transcript_of]

@@ -11,7 +11,7 @@ from chromadb.errors import ChromaError
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from ingest.store import ModelMismatch
+from ingest.store import ModelMismatch, WriteFailed
 from ingest.sync import RebuildFailed
 from service.api.deps import SettingsDep
 from service.edge.ingest_auth import Refused, check_request
@@ -61,6 +61,11 @@ def _check_store(manager: IngestManager) -> None:
                                      f"{settings.min_free_disk_mb}); free some space, then ingest again")
 
 
+def _disk_full(exc: BaseException | None) -> bool:
+    text = str(exc)
+    return getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in text or "compaction" in text
+
+
 def _run(manager: IngestManager, kind: str, caller: str, prepare=None) -> dict:
     _check_store(manager)
     try:
@@ -73,16 +78,21 @@ def _run(manager: IngestManager, kind: str, caller: str, prepare=None) -> dict:
         raise HTTPException(409, str(exc)) from None
     except RebuildFailed as exc:
         raise HTTPException(500, f"the rebuild failed its check: {exc}") from None
-    except (ChromaError, OSError) as exc:
+    except WriteFailed as exc:
         # A failed write (disk full) can leave the embedded Chroma client unable to write again
         # (its next write blocks): refuse further ingests instead of hanging them.
-        full = getattr(exc, "errno", None) == errno.ENOSPC or "disk is full" in str(exc) or "compaction" in str(exc)
-        reason = "disk full" if full else type(exc).__name__
+        reason = "disk full" if _disk_full(exc.__cause__) else type(exc.__cause__).__name__
         manager.write_failed = reason
-        log.error("ingest failed while writing to the index: %s: %s", type(exc).__name__, exc)
+        log.error("ingest failed while writing to the index: %s", exc)
         raise HTTPException(507 if reason == "disk full" else 500,
                             f"the ingest failed while writing to the index ({reason}); the service keeps "
                             "answering from the index it had. Free disk space, restart, then ingest again.") from None
+    except (ChromaError, OSError) as exc:
+        # Reading the index or the folder failed: nothing was written, and the next ingest may try again.
+        log.error("ingest failed before writing to the index: %s: %s", type(exc).__name__, exc)
+        raise HTTPException(500, f"the ingest failed while reading the index or the folder ({type(exc).__name__}) "
+                                 "and wrote nothing; the service keeps answering from the index it had. The "
+                                 "details are in the service log; try again.") from None
     return {"job": job.id, **job.result}
 
 
@@ -98,15 +108,14 @@ async def upload(files: list[UploadFile], manager: IngestDep, caller: CallerDep,
     """Upload transcript files (multipart field `files`), store them in the folder, then sync.
 
     All or nothing: one bad file (name, format, size, content) stores none. The reply says what
-    happened to each file (`files`: stored, replaced, or skipped with the reason). A file whose
-    transcript id (its name without the extension) another file in the folder already has is a 409
-    unless `?replace=true`, which replaces that file.
+    happened to each file (`files`: stored, replaced, or skipped with the reason). A file whose name,
+    or whose transcript id (its name without the extension), is already in the folder is a 409
+    naming that file unless `?replace=true`, which replaces it.
     """
     payload = [(f.filename or "", await f.read(settings.max_upload_bytes + 1)) for f in files]
 
-    def store() -> dict:  # runs under the ingest claim: an upload refused with 409 stores nothing
-        outcome = store_uploads(settings, payload, replace)
-        return {"files": outcome, "stored": [f["file"] for f in outcome]}
+    def store():  # runs under the ingest claim: an upload refused with 409 stores nothing
+        return store_uploads(settings, payload, replace)
 
     result = await run_in_threadpool(_run, manager, "upload", caller, store)
     return {**result, "files": describe_upload(result["files"], result["skipped"])}
