@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     from service.edge.connections import serve
 
     # SIGTERM: stop accepting, let answers in progress finish for up to the grace period, then exit;
-    # request heads, bodies, idle connections and their number are bounded (service/edge/connections.py)
+    # request heads, bodies, idle and silent connections, and their number in all and per client are
+    # bounded (service/edge/connections.py)
     host, port = args.host or settings.host, args.port or settings.port
     # with several workers each builds its app from the environment (Settings())
     app = "service.serve:served_app" if workers > 1 else served_app(settings)

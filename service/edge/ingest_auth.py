@@ -2,12 +2,14 @@
 
 `authorize` is the one key check and `check_site` the one cross-site check; the routes'
 `require_key` runs them too. `IngestAuth` runs them in front of the ingest paths (a 19 MB upload
-without its key is refused at once, not after it has been read) and limits wrong keys per client:
-after KEY_FAILURE_BURST wrong keys, a client's keyed requests get 429 until its wait is over,
-whatever key they carry (a correct key never counts as a failure, but answering it with 200 while
-wrong ones get 429 would let guessing go on at full speed). With RATE_LIMIT_STORE the failure
-count is shared by the workers of one host; each worker keeps its own note of a block, so a worker
-that has not seen one yet checks one more key (which counts, and blocks it too).
+without its key is refused at once, not after it has been read) and limits wrong keys per client
+(address, or the forwarded one from FORWARDED_ALLOW_IPS): after KEY_FAILURE_BURST wrong keys, a
+client's further wrong keys get 429 with Retry-After (KEY_FAILURE_LIMIT a minute) instead of 401.
+The key is always compared first (in constant time), and a correct key always passes: behind a
+reverse proxy every client shares one address, and a guesser there must not lock the key holder
+out. A blocked client's wrong keys are compared too and refused, so the 429 tells a guesser no
+more than a 401 would; what keeps a key from being guessed is its length (a long random key). With
+RATE_LIMIT_STORE the failure count is shared by the workers of one host.
 
 Policy for a self-hosted service:
 - API_KEY set: X-API-Key must match (constant-time compare), from any address.
@@ -22,8 +24,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import time
-from collections import OrderedDict
 from urllib.parse import urlsplit
 
 from ingest.settings import Settings
@@ -123,29 +123,12 @@ class IngestAuth:
         self.app = app
         self.settings = settings
         self.buckets = SqliteBuckets(settings.rate_limit_store) if settings.rate_limit_store else MemoryBuckets()
-        self.blocked: OrderedDict[str, float] = OrderedDict()  # client -> when its wait ends (monotonic)
-
-    def _retry_after(self, client: str) -> int | None:
-        until = self.blocked.get(client)
-        if until is None:
-            return None
-        left = until - time.monotonic()
-        if left <= 0:
-            del self.blocked[client]
-            return None
-        return max(1, int(left + 0.999))
 
     def _count_failure(self, client: str) -> int | None:
-        """Take one failure token; seconds to wait when the client has none left."""
+        """Take one failure token; seconds to wait (Retry-After) when the client has none left."""
         wait = self.buckets.take(f"keyfail|ip:{client}", self.settings.key_failure_limit / 60,
                                  self.settings.key_failure_burst)
-        if not wait:
-            return None
-        self.blocked[client] = time.monotonic() + wait
-        self.blocked.move_to_end(client)
-        while len(self.blocked) > 10_000:  # forget the oldest blocks first
-            self.blocked.popitem(last=False)
-        return max(1, int(wait + 0.999))
+        return max(1, int(wait + 0.999)) if wait else None
 
     async def _too_many(self, send, retry: int) -> None:
         s = self.settings
@@ -159,14 +142,10 @@ class IngestAuth:
         if scope["type"] != "http" or method == "OPTIONS" or not is_ingest_path(scope.get("path", ""), method):
             return await self.app(scope, receive, send)
         client = scope["client"][0] if scope.get("client") else "unknown"
-        sent_key = header(scope, b"x-api-key")
-        limited = bool(self.settings.api_key and sent_key and self.settings.key_failure_limit)
-        if limited and (retry := self._retry_after(client)):
-            return await self._too_many(send, retry)
         try:
-            check_request(self.settings, scope, client, sent_key)
+            check_request(self.settings, scope, client, header(scope, b"x-api-key"))
         except Refused as refused:
-            if refused.wrong_key and limited and (retry := self._count_failure(client)):
+            if refused.wrong_key and self.settings.key_failure_limit and (retry := self._count_failure(client)):
                 return await self._too_many(send, retry)
             # The body is never read: close the connection rather than drain it.
             return await send_json(send, refused.status, {"detail": refused.detail}, {"Connection": "close"})

@@ -313,7 +313,13 @@ def test_an_upload_never_replaces_another_file_silently(make_app, transcripts):
                 "file, or upload it with ?replace=true to replace 'zebra.txt'.")
             assert listing(transcripts) == ["alibaba-cloud-xuan-jin.txt", "zebra.txt"]
         assert first.json()["files"] == [{"file": "zebra.txt", "status": "stored"}]
-        r = upload("zebra.txt", interview("Zed Stripes", "zebra") + b"\nDo zebras bite?\n\nRarely. They kick.\n")
+        newer = interview("Zed Stripes", "zebra") + b"\nDo zebras bite?\n\nRarely. They kick.\n"
+        r = upload("zebra.txt", newer)  # the same name again: 409 too (issue 19, item 15)
+        assert r.status_code == 409, r.text
+        assert r.json()["detail"] == ("'zebra.txt' is already in the folder. Nothing was stored. Rename the "
+                                      "file, or upload it with ?replace=true to replace 'zebra.txt'.")
+        assert (transcripts / "zebra.txt").read_bytes() == interview("Zed Stripes", "zebra")
+        r = upload("zebra.txt", newer, replace="true")
         assert r.status_code == 200 and r.json()["added"] == 1
         assert r.json()["files"] == [{"file": "zebra.txt", "status": "replaced", "replaces": ["zebra.txt"]}]
         r = upload("zebra.md", ZEBRA_MD, replace="true")
@@ -364,21 +370,30 @@ def test_an_upload_racing_a_rebuild_stores_nothing_when_refused(make_app, transc
 
 # --- W7: wrong keys are limited per client by default -------------------------------------------------
 def test_wrong_keys_are_limited_per_client_by_default(make_app):
-    """Defaults: KEY_FAILURE_BURST 10, then KEY_FAILURE_LIMIT 6 a minute (a wait of 10 s)."""
+    """Defaults: KEY_FAILURE_BURST 10, then KEY_FAILURE_LIMIT 6 a minute (a wait of 10 s). Issue 19,
+    item 13: the right key is never refused for wrong keys sent from its address (behind a reverse
+    proxy every client shares one); it was 429 for the whole wait, again after each round of guesses."""
     burst = 10
     app = make_app(api_key=SecretStr(KEY))
     right = {"X-API-Key": KEY}
     with serving(app) as url, client_from(url, "127.0.0.31") as guesser, client_from(url, "127.0.0.32") as other:
         # a correct key never counts as a failure (404: no such job, but the key was accepted)
         assert {guesser.get("/v1/ingest/nope", headers=right).status_code for _ in range(3 * burst)} == {404}
-        codes = [guesser.post("/v1/ingest", headers={"X-API-Key": f"guess-{i:04d}"}).status_code
-                 for i in range(burst + 20)]
-        assert codes == [401] * burst + [429] * 20
-        r = guesser.post("/v1/ingest", headers=right)  # no oracle: while blocked the right key waits too
-        assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 10
-        assert r.json()["detail"].startswith("too many wrong API keys from this client")
-        r = guesser.get("/v1/ingest/nope", headers={"X-API-Key": "guess-x"})  # the job view is the same door
-        assert r.status_code == 429
+        for attempt in (1, 2):  # blocked, and again: the key holder on the same address is never refused
+            codes = [guesser.post("/v1/ingest", headers={"X-API-Key": f"guess-{i:04d}"}).status_code
+                     for i in range(burst + 20)]
+            if attempt == 1:
+                assert codes == [401] * burst + [429] * 20
+            else:  # still blocked (a token may have come back meanwhile: 6 a minute)
+                assert codes[1:] == [429] * (burst + 19) and codes[0] in (401, 429), codes
+            r = guesser.post("/v1/ingest", headers={"X-API-Key": "guess-y"})
+            assert r.status_code == 429 and 1 <= int(r.headers["retry-after"]) <= 10
+            assert r.json()["detail"].startswith("too many wrong API keys from this client")
+            r = guesser.get("/v1/ingest/nope", headers={"X-API-Key": "guess-x"})  # the job view is the same door
+            assert r.status_code == 429
+            assert guesser.get("/v1/ingest/nope", headers=right).status_code == 404
+            r = guesser.post("/v1/ingest", headers=right)  # the sync runs, from the blocked address
+            assert r.status_code == 200 and r.json()["transcripts"] == 1, r.text
         assert other.post("/v1/ingest", headers={"X-API-Key": "guess-other"}).status_code == 401  # per client
         assert other.get("/v1/ingest/nope", headers=right).status_code == 404
     settings = app.state.settings

@@ -155,7 +155,7 @@ def test_service_refuses_an_index_built_with_another_model(ingested, capsys):
 
 @pytest.fixture
 def keyed(ingested):
-    s = ingested.model_copy(update={"api_key": SecretStr("s3cret-key-123"), "max_upload_bytes": 50_000})
+    s = ingested.model_copy(update={"api_key": SecretStr("s3cret-key-0123456789"), "max_upload_bytes": 50_000})
     with TestClient(create_app(s), client=LOCAL) as api:
         yield api, s
 
@@ -176,7 +176,7 @@ def test_upload_requires_the_key(keyed):
 def test_upload_stores_syncs_and_answers_without_restart(keyed):
     api, s = keyed
     r = api.post("/v1/transcripts", files={"files": ("hopper.txt", SMALL, "text/plain")},
-                 headers={"X-API-Key": "s3cret-key-123"})
+                 headers={"X-API-Key": "s3cret-key-0123456789"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert {k: body[k] for k in ("transcripts", "added", "updated", "unchanged", "deleted", "skipped")} == {
@@ -184,7 +184,7 @@ def test_upload_stores_syncs_and_answers_without_restart(keyed):
     assert (s.transcripts_dir / "hopper.txt").read_bytes() == SMALL
     answer = api.post("/v1/chat", json={"messages": [{"role": "user", "content": "What was found in the relay?"}]}).json()
     assert answer["sources"][0]["transcript"] == "hopper" and "moth" in answer["answer"]
-    key = {"X-API-Key": "s3cret-key-123"}
+    key = {"X-API-Key": "s3cret-key-0123456789"}
     assert api.get(f"/v1/ingest/{body['job']}").status_code == 401
     job = api.get(f"/v1/ingest/{body['job']}", headers=key).json()
     assert job["status"] == "done" and job["result"]["added"] == 2  # the intro and the answer
@@ -204,7 +204,7 @@ def test_bad_uploads_are_rejected_and_nothing_is_stored(keyed, name, data, statu
     api, s = keyed
     before = sorted(p.name for p in s.transcripts_dir.iterdir())
     r = api.post("/v1/transcripts", files=[("files", ("hopper.txt", SMALL, "text/plain")), ("files", (name, data, "application/octet-stream"))],
-                 headers={"X-API-Key": "s3cret-key-123"})
+                 headers={"X-API-Key": "s3cret-key-0123456789"})
     assert r.status_code == status, r.text
     assert fragment in r.json()["detail"]
     assert sorted(p.name for p in s.transcripts_dir.iterdir()) == before
@@ -218,12 +218,12 @@ def test_second_concurrent_ingest_gets_409(keyed):
 
     manager.current = Job("abc123", "sync", "key …-123")
     try:
-        r = api.post("/v1/ingest", headers={"X-API-Key": "s3cret-key-123"})
+        r = api.post("/v1/ingest", headers={"X-API-Key": "s3cret-key-0123456789"})
         assert r.status_code == 409 and "job abc123" in r.json()["detail"]
     finally:
         manager.current = None
         manager._lock.release()
-    assert api.post("/v1/ingest", headers={"X-API-Key": "s3cret-key-123"}).status_code == 200
+    assert api.post("/v1/ingest", headers={"X-API-Key": "s3cret-key-0123456789"}).status_code == 200
 
 
 def test_without_a_key_only_loopback_may_ingest(ingested):
