@@ -21,6 +21,7 @@ from ingest.lock import StoreLock
 from ingest.settings import Settings
 from service.api.routes import chat, ingest, openai, status, transcripts
 from service.edge.ingest_auth import IngestAuth
+from service.edge.page_headers import PAGE_HEADERS, PageHeaders
 from service.edge.stack import install as install_edge
 from service.ops import store_health as store
 from service.ops.ingest_jobs import IngestManager
@@ -29,14 +30,6 @@ from service.rag.errors import AnswerError
 from service.rag.pipeline import build_pipeline
 
 STATIC = Path(__file__).parent / "static"
-# The chat page's headers: a strict CSP (no inline script or style, nothing from other origins).
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
-}
 DOCS_ASSETS = "/static/docs"  # Swagger UI's files, shipped by the fastapi-offline package
 log = logging.getLogger("service")
 
@@ -129,6 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(IngestAuth, settings=settings)  # ingest keys, before the body is read
     install_edge(app, settings)  # limits, CORS, request ids and the JSON access log, catch-all 500
     app.add_middleware(MetricsMiddleware)
+    app.add_middleware(PageHeaders)  # CSP and nosniff on every HTML page, nosniff on every response
 
     app.include_router(status.router)
     app.include_router(chat.router)

@@ -2,8 +2,9 @@
 
 `SafeAnswer` chains, for each piece of model output, the citation filter (service/rag/citations.py:
 markers to sources not given are dropped), the link filter (`LinkFilter`: `clean_answer` of
-service/rag/links.py, for a stream) and the prompt-leak filter (`LeakFilter`: a verbatim run of 48+
-characters of the answer prompt's own text is removed; the model does not print its system prompt).
+service/rag/links.py, for a stream: outside links and images removed, raw HTML escaped) and the
+prompt-leak filter (`LeakFilter`: a verbatim run of 48+ characters of the answer prompt's own
+text is removed; the model does not print its system prompt).
 Each filter holds back only what may still change, and the pieces each emits add up to what it
 would make of the whole text: the streamed answer and the final answer are the same string.
 """
@@ -17,6 +18,7 @@ from functools import cache
 from service.rag.abstain import is_abstention
 from service.rag.citations import MARKER, Checked, CitationFilter
 from service.rag.links import clean_answer
+from service.rag.markup import escape_markup
 from service.rag.prompts import load_prompt
 
 PROMPT_REMOVED = "(removed)"
@@ -105,11 +107,12 @@ class LinkFilter:
 
 @cache
 def prompt_fragments() -> tuple[str, ...]:
-    """The fixed text of the answer prompt (system and user), line by line, placeholders cut out."""
+    """The fixed text of the answer prompt (system and user), line by line, placeholders cut out,
+    as the link filter before it writes it (its `<sources>` escaped)."""
     parts = []
     for name in ("answer_system", "answer_user"):
         for line in load_prompt(name).template.splitlines():
-            parts += [p.strip().lower() for p in re.split(r"\{\w+\}", line)]
+            parts += [escape_markup(p.strip().lower()) for p in re.split(r"\{\w+\}", line)]
     return tuple(p for p in parts if len(p) >= LEAK_CHARS)
 
 

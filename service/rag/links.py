@@ -11,7 +11,9 @@ image whose URL carries data, or a link to click. Every answer goes through `cle
   (any scheme, `xhttps://` too, wherever it starts in a word), `http(s):` followed by anything
   (`https:host`, `https:/host`), `mailto:`, `javascript:`, `vbscript:`, `data:`, `file:`, `www.…`,
   and a protocol-relative `//host` or `\\host`;
-- Unicode tag characters (invisible text, U+E0000–U+E007F) are dropped.
+- Unicode tag characters (invisible text, U+E0000–U+E007F) are dropped;
+- last, any other raw HTML is escaped (`escape_markup` of service/rag/markup.py): no tag of any
+  kind reaches a reader, so an address inside one (entity-encoded or not) is never followed.
 
 An address is read as a browser reads a link (WHATWG URL parsing: tabs and newlines dropped, any
 mix of `/` and `\\` after `http(s):`, protocol-relative `//host` and `\\host`, credentials before
@@ -26,6 +28,8 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+
+from service.rag.markup import escape_markup
 
 LINK_REMOVED = "(link removed)"
 IMAGE_REMOVED = "(image removed)"
@@ -114,7 +118,8 @@ def leads_outside(href: str, hosts: Iterable[str] = ()) -> bool:
 
 
 def clean_answer(text: str, hosts: Iterable[str] = ()) -> str:
-    """The answer without links or images to outside addresses (see the module doc)."""
+    """The answer without links or images to outside addresses, and without raw HTML (see the
+    module doc): what every answer is, quoted or generated."""
     hosts = tuple(hosts)
 
     def address(m: re.Match) -> str:
@@ -137,4 +142,4 @@ def clean_answer(text: str, hosts: Iterable[str] = ()) -> str:
             return IMAGE_REMOVED if outside else m[0]
         return address(m)
 
-    return _PATTERN.sub(replace, _TAGS.sub("", text))
+    return escape_markup(_PATTERN.sub(replace, _TAGS.sub("", text)))

@@ -1,17 +1,42 @@
 /* markdown.js: a conversation, or one answer, as Markdown with its sources, for Export and Copy.
  * Pure functions over the stored turns; it touches no DOM.
+ *
+ * The file is inert in any Markdown viewer, whatever the turns hold (a transcript quoted with its
+ * `<script>`, an old stored answer with `[click](javascript:…)`): plain text (a title, a speaker,
+ * a question, a passage) is escaped to show as written, and an answer keeps its Markdown but no
+ * raw HTML, image or link other than to an http(s) address written out in full (`inertAnswer`).
+ * `<` and `&` are written as entities, not with a backslash, which some renderers (Python-Markdown)
+ * do not honour before `<`.
  */
 
-import { sourceHeading } from "./dom.js";
+import { safeHref, sourceHeading } from "./dom.js";
 import { scopeText } from "./render.js";
 
-/** Markdown's special characters in text that is not ours (a title, a speaker) made literal. */
+const ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;" };
+
+/** Text that is not Markdown (a title, a speaker, a question, a quoted passage) made literal. */
 function escape(text) {
-  return String(text).replace(/([\\`*_[\]<>#|])/g, "\\$1");
+  return String(text).replace(/[&<>]/g, (c) => ENTITIES[c]).replace(/([\\`*_[\]#|])/g, "\\$1");
+}
+
+// What in an answer could start raw HTML (`<` before a letter, `/`, `!` or `?`: a tag, comment,
+// declaration or autolink), an image (`![`) or a link (`](`, `][`, `]:`), and the backslash, so
+// that no escape the answer holds or this adds is undone. A link is kept only as `[text](url)`
+// with a url that `safeHref` takes (an http(s) address that the browser reads as written), and
+// not after a `!`: an image does not become a link either.
+const RAW = /\\|<(?=[A-Za-z/!?])|!(?=\[)|\](?=[([:])/g;
+const MARKS = new RegExp(`(?<!!)\\[([^[\\]\\n]*)\\]\\(([^\\s()<>]+)\\)|${RAW.source}`, "g");
+const mark = (m) => (m === "<" ? "&lt;" : `\\${m}`);
+const inert = (text) => text.replace(RAW, mark);
+
+/** An answer (Markdown from the service, or as a stored conversation holds it) made inert. */
+export function inertAnswer(text) {
+  return String(text).replace(MARKS, (m, label, url) =>
+    label === undefined ? mark(m) : safeHref(url) ? `[${inert(label)}](${url})` : inert(m));
 }
 
 function quoteBlock(text) {
-  return `> ${text.replace(/\s+/g, " ").trim()}`;
+  return `> ${escape(text.replace(/\s+/g, " ").trim())}`;
 }
 
 function sourceLines(turn, s) {
@@ -19,13 +44,14 @@ function sourceLines(turn, s) {
   if (s.turn > 0) where.push(`turn ${s.turn}`);
   if (s.timestamp) where.push(s.timestamp);
   const cited = turn.citations.includes(s.n) ? " (cited)" : "";
-  const head = `[${s.n}] ${escape(where.join(", "))}${cited}${s.media_url ? ` <${s.media_url}>` : ""}`;
+  const media = s.media_url ? safeHref(s.media_url) : null;
+  const head = `[${s.n}] ${escape(where.join(", "))}${cited}${media ? ` <${media}>` : ""}`;
   return [head, "", ...(s.quotes.length ? s.quotes : [s.text]).map(quoteBlock), ""];
 }
 
 /** One answer with its sources: what Copy puts on the clipboard. */
 export function answerMarkdown(turn) {
-  const lines = [turn.content.trim(), ""];
+  const lines = [inertAnswer(turn.content.trim()), ""];
   const shown = turn.abstained ? turn.sources : turn.sources.filter((s) => turn.citations.includes(s.n));
   if (shown.length) {
     lines.push(turn.abstained ? "Closest passages:" : "Sources:", "");
@@ -43,7 +69,7 @@ export function conversationMarkdown(chat, exportedAt = new Date()) {
       lines.push("## Question", "");
       const scope = scopeText(t.scope);
       if (scope) lines.push(`_Asked only about ${escape(scope)}_`, "");
-      lines.push(t.content.trim(), "");
+      lines.push(escape(t.content.trim()), "");
     } else if (t.role === "assistant" && t.status === "done") {
       lines.push(t.abstained ? "## Not covered by the transcripts" : "## Answer", "", answerMarkdown(t).trim(), "");
     }

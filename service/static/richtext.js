@@ -90,6 +90,7 @@ const isSpeakerLines = (lines) => lines.length > 1 && lines.some((l) => SPEAKER_
 
 /** Paragraphs, simple lists, line breaks and inline marks, built with createElement only. */
 export function renderRichText(text, ctx) {
+  text = text.replaceAll("&lt;", "<"); // the service writes the `<` of raw HTML so (docs/api.md); shown as text here
   const frag = document.createDocumentFragment();
   for (const block of text.split(/\n\s*\n/)) {
     if (!block.trim()) continue;

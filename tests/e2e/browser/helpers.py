@@ -94,8 +94,9 @@ class Chat:
 
 
 def rendered(answer: str) -> str:
-    """What the answer's text looks like on the page: [n] markers become buttons labelled n."""
-    return re.sub(r"\[(\d+)\]", r"\1", answer)
+    """What the answer's text looks like on the page: [n] markers become buttons labelled n, and
+    the `&lt;` of escaped raw HTML is shown as `<`."""
+    return re.sub(r"\[(\d+)\]", r"\1", answer).replace("&lt;", "<")
 
 
 def ask_and_capture(chat: Chat, question: str):

@@ -45,12 +45,12 @@ def test_hostile_transcript_renders_as_text(open_page, bypass_csp):
     chat = Chat(page)
 
     msg, body, _ = ask_and_capture(chat, "What is the secret ingredient in your croissants?")
-    assert XSS_SCRIPT in body["answer"], body["answer"]
+    assert XSS_SCRIPT.replace("<", "&lt;") in body["answer"], body["answer"]  # no raw HTML (docs/api.md)
     expect(msg.locator(".answer-text")).to_have_text(rendered(body["answer"]))
     expect(msg.locator(".answer-text")).to_contain_text(XSS_SCRIPT)
 
     msg2, body2, _ = ask_and_capture(chat, "How do you keep your sourdough starter alive?")
-    assert XSS_IMG in body2["answer"], body2["answer"]
+    assert XSS_IMG.replace("<", "&lt;") in body2["answer"], body2["answer"]
     expect(msg2.locator(".answer-text")).to_contain_text(XSS_IMG)
     expect(msg2.locator(".source-where").first).to_contain_text(HOSTILE_TITLE)
 

@@ -17,6 +17,7 @@ from service.rag.filters import (
     prompt_fragments,
 )
 from service.rag.links import IMAGE_REMOVED, LINK_REMOVED, clean_answer, is_outside, link_target
+from service.rag.prompts import load_prompt
 
 HOSTS = ("example.org",)
 SIZES = [1, 2, 3, 7, 10_000]
@@ -46,7 +47,7 @@ CLEAN = [
     ("[ref]: https://evil.example/x", f"[ref]: {LINK_REMOVED}"),
     ("[ref]: https://example.org/x", "[ref]: https://example.org/x"),
     ('<img src="https://evil.example/p.png">', IMAGE_REMOVED),
-    ('<img src="/static/p.png">', '<img src="/static/p.png">'),
+    ('<img src="/static/p.png">', '&lt;img src="/static/p.png">'),  # no raw HTML (service/rag/markup.py)
     ("hid\U000e0041\U000e0042den", "hidden"),  # Unicode tag characters
 ]
 
@@ -142,3 +143,13 @@ def test_safe_answer_streams_the_same_answer_as_a_whole(raw, given, text, citati
     assert not any("evil" in p or "[7]" in p for p in pieces)
     assert (checked.citations, checked.removed, checked.abstained) == (citations, removed, abstained)
     assert checked.verified is (abstained or bool(citations))
+
+
+def test_a_leaked_prompt_line_that_holds_tags_is_still_removed():
+    """The link filter escapes `<sources>` before the leak filter sees it: the leak filter looks
+    for the prompt's lines as written so, and still removes the line whole."""
+    line = next(raw for raw in load_prompt("answer_system").template.splitlines() if "</sources>:" in raw)
+    for size in SIZES:
+        safe = SafeAnswer({1})
+        _, whole = streamed(safe, f"Oracle [1]. {line}", size)
+        assert whole == f"Oracle [1]. {PROMPT_REMOVED}", size
