@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
+from itertools import pairwise
 
 HONORIFICS = {
     "hon", "honourable", "honorable", "right", "rt", "mr", "mrs", "ms", "miss", "mx", "dr", "prof",
@@ -29,7 +30,8 @@ ROLE_WORDS = {
     "moderator", "host", "co-host", "cohost", "presenter", "clerk", "president", "convener",
     "convenor", "interviewer", "facilitator", "the",
 }  # fmt: skip
-_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+# A word of a name or of a question: letters and digits, with inner hyphens and apostrophes.
+_WORD = re.compile(r"[^\W_][\w'\-]*")
 
 
 def plain(text: str) -> str:
@@ -99,12 +101,72 @@ def _edit1(a: str, b: str) -> bool:
     return edits + (len(b) - j) <= 1
 
 
+def _deletions(word: str) -> set[str]:
+    """The word and each way of leaving one letter out: two words one edit apart share one."""
+    return {word} | {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+class _NearWords:
+    """Words found by a word one letter off (left out, added or changed), in time linear in the
+    word's length: each word is filed under its deletions (the symmetric-delete method)."""
+
+    def __init__(self, words: Iterable[str]):
+        self._by_deletion: dict[str, set[str]] = defaultdict(set)
+        self._longest = 0
+        for word in words:
+            self._longest = max(self._longest, len(word))
+            for key in _deletions(word):
+                self._by_deletion[key].add(word)
+
+    def near(self, word: str) -> set[str]:
+        if len(word) > self._longest + 1:  # no word is that close (and a long one costs len²)
+            return set()
+        found: set[str] = set()
+        for key in _deletions(word):
+            found |= self._by_deletion.get(key, set())
+        return {w for w in found if _edit1(word, w)}
+
+
+def _bare(word: str) -> str:
+    """A word without a possessive `'s` (`Ste-Marie's` -> `ste-marie`), lower case."""
+    return re.sub(r"'s?$", "", word.lower())
+
+
+def _tokens(text: str) -> list[str]:
+    return _WORD.findall(plain(text).lower())
+
+
+# Words a filter value may hold beside a name: `Mr.`, `Hon.`, `The Chair`, `MP`.
+TITLE_WORDS = frozenset(HONORIFICS | ROLE_WORDS | POST_NOMINALS)
+TYPO_MIN = 6  # a word this long may be one letter off ("Dzerowitz", "Morneu")
+
+
+def _accounted(words: list[str], tokens: Iterable[str]) -> bool:
+    """Whether each word is a word of the name of its own (each name word used once: the word
+    itself, one letter off when long, or its initial), or else a title."""
+    left = list(tokens)
+    for word in words:
+        fits = [t for t in left if t == word] or [
+            t for t in left
+            if (len(word) == 1 and t[0] == word) or (len(t) >= TYPO_MIN and _edit1(word, t))
+        ]
+        if fits:
+            left.remove(fits[0])
+        elif word not in TITLE_WORDS:
+            return False
+    return True
+
+
 class SpeakerNames:
     """The speakers of a folder, and the ones a piece of text refers to.
 
     `names`: the speakers' names as `person` gives them. `texts`: what was said, to learn which
     surnames are also common words ("May", "Fast": written in lower case more often than
     capitalised); such a surname alone does not name the speaker, the first name must be there.
+
+    Names are indexed by surname, by first name and surname (apart or glued) and by the whole
+    name, so finding the speakers a question or a filter names costs time in the length of that
+    text, not in the number of speakers (a transcript may have 20,000).
     """
 
     def __init__(self, names: Iterable[str], texts: Iterable[str] = ()):
@@ -113,55 +175,82 @@ class SpeakerNames:
             for w in _WORD.findall(plain(text)):
                 cases[(w.lower(), w[0].isupper())] += 1
         self.names = sorted({n for n in names if n})
-        self._parts: dict[str, tuple[str, str]] = {}
+        self._parts: dict[str, tuple[str, ...]] = {}
+        self._whole: dict[str, list[str]] = defaultdict(list)  # "gabriel ste-marie"
+        self._surname: dict[str, list[str]] = defaultdict(list)  # "ste-marie"
+        self._pair: dict[tuple[str, str], list[str]] = defaultdict(list)  # ("gabriel", "ste-marie")
+        self._glued: dict[str, list[str]] = defaultdict(list)  # "gabrielste-marie"
         for name in self.names:
-            tokens = [t.lower() for t in _WORD.findall(plain(name))]
-            if tokens:
-                self._parts[name] = (tokens[0], tokens[-1])
-        self._wordlike = {
-            sur for _, sur in self._parts.values() if cases[(sur, False)] > cases[(sur, True)]
-        }
+            tokens = tuple(_tokens(name))
+            if not tokens:
+                continue
+            self._parts[name] = tokens
+            self._whole[" ".join(tokens)].append(name)
+            first, sur = tokens[0], tokens[-1]
+            self._surname[sur].append(name)
+            if first != sur:
+                self._pair[(first, sur)].append(name)
+                self._glued[first + sur].append(name)
+        self._near = _NearWords(s for s in self._surname if len(s) >= TYPO_MIN)
+        self._wordlike = {sur for sur in self._surname if cases[(sur, False)] > cases[(sur, True)]}
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def _surnames(self, word: str) -> set[str]:
+        """The surnames `word` is: itself, or a long surname one letter off."""
+        found = self._near.near(word)
+        return found | {word} if word in self._surname else found
 
     def mentioned(self, text: str) -> set[str]:
         """The speakers a question names ("What did Ste-Marie say…", "Mr. Gabriel Ste-Marie's
         view"). A full-name match wins over others who only share the surname."""
         flat = plain(text)
-        capital = [
-            re.sub(r"'s?$", "", t.lower()) for t in _WORD.findall(flat) if t[0].isupper()
-        ]
-        glued = {re.sub(r"'s?$", "", t.lower()) for t in re.findall(r"[A-Za-z][A-Za-z'\-]*", flat)}
-        lowered = " ".join(re.sub(r"[^\w\s'\-]", " ", flat.lower()).split())
-        full: set[str] = set()
+        words = _WORD.findall(flat)
+        capital = {_bare(t) for t in words if t[0].isupper()}
+        lowered = re.sub(r"[^\w\s'\-]", " ", flat.lower()).split()
+        full: set[str] = set()  # "JustinTrudeau", "gabriel ste-marie": the whole name, any case
+        for glued in {_bare(t) for t in words}:
+            full.update(self._glued.get(glued, ()))
+        for pair in set(pairwise(lowered)):
+            full.update(self._pair.get(pair, ()))
         surname_only: set[str] = set()
-        for name, (first, sur) in self._parts.items():
-            if len(sur) < 3:
-                continue
-            if first != sur and ((first + sur) in glued or f" {first} {sur} " in f" {lowered} "):
-                full.add(name)  # "JustinTrudeau", "gabriel ste-marie": the whole name, any case
-                continue
-            if not any(c == sur or (len(sur) >= 6 and _edit1(c, sur)) for c in capital):
-                continue
-            has_first = first in capital or f"{first} {sur}" in lowered
-            if has_first and first != sur:
-                full.add(name)
-            elif sur not in self._wordlike:
-                surname_only.add(name)
+        for word in capital:
+            for sur in self._surnames(word):
+                for name in self._surname[sur]:
+                    first = self._parts[name][0]
+                    if first != sur and first in capital:
+                        full.add(name)
+                    elif sur not in self._wordlike:
+                        surname_only.add(name)
+        full = {n for n in full if len(self._parts[n][-1]) >= 3}
+        surname_only = {n for n in surname_only if len(self._parts[n][-1]) >= 3}
         if full:
-            taken = {self._parts[n][1] for n in full}
-            return full | {n for n in surname_only if self._parts[n][1] not in taken}
+            taken = {self._parts[n][-1] for n in full}
+            return full | {n for n in surname_only if self._parts[n][-1] not in taken}
         return surname_only
 
     def resolve(self, written: str) -> set[str]:
         """The speakers a filter value means: the exact name, or the name a label written another
-        way stands for (`Mr. Ste-Marie`, `Mr. Gabriel Ste-Marie (Joliette, BQ)`, `ste-marie`)."""
+        way stands for (`Mr. Ste-Marie`, `Mr. Gabriel Ste-Marie (Joliette, BQ)`, `ste-marie`,
+        `G. Ste-Marie`). Every word of the value must be a word of the speaker's name (its
+        surname among them) or a title: `Ste-Marie Ste-Marie 0` names nobody."""
         if written in self._parts:
             return {written}
         name, _ = person(written)
-        key = " ".join(_WORD.findall(plain(name).lower()))
-        exact = {n for n in self.names if " ".join(_WORD.findall(plain(n).lower())) == key}
-        if exact:
-            return exact
-        return self.mentioned(" ".join(w[:1].upper() + w[1:] for w in name.split()))
+        if exact := self._whole.get(" ".join(_tokens(name))):
+            return set(exact)
+        words = [_bare(w) for w in _tokens(name)]
+        said = [w for w in words if w not in TITLE_WORDS]
+        if len(said) == 1 and said[0] in self._glued:
+            return set(self._glued[said[0]])
+        found: set[str] = set()
+        for i, word in enumerate(words):
+            rest = words[:i] + words[i + 1 :]
+            alone = all(w in TITLE_WORDS for w in rest)
+            for sur in self._surnames(word):
+                if not alone or sur not in self._wordlike:  # "May" alone is a word, not a speaker
+                    found.update(
+                        n for n in self._surname[sur] if _accounted(rest, self._parts[n][:-1])
+                    )
+        return found

@@ -2,8 +2,10 @@
 (`GET /v1/transcripts`) and one transcript rebuilt turn by turn (`GET /v1/transcripts/{id}`).
 
 Everything comes from `Snapshot.docs` (chunk id -> (text, metadata)), grouped once per snapshot
-(service/rag/per_snapshot.py), so repeat calls cost a lookup. A source file is shown by its name
-only: like /health, these answers never show a path on the server.
+(service/rag/per_snapshot.py), so repeat calls cost a lookup. Both answers are pages (`Window`):
+some transcripts, each with its first speakers; some turns and some speakers of one transcript;
+their cost is that of the page, however many speakers or turns a transcript has. A source file is
+shown by its name only: like /health, these answers never show a path on the server.
 
 A transcript whose intro names its recording (a `Video: https://…` line, or an address of an audio
 or video file) gets a `media_url`, and each timed turn a link to the recording at that time.
@@ -11,7 +13,9 @@ or video file) gets a `media_url`, and each timed turn a link to the recording a
 
 from __future__ import annotations
 
+import bisect
 import re
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +23,7 @@ from pathlib import PurePosixPath
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ingest import store as ix
+from ingest.speakers import plain
 from service.api.schemas import (
     SpeakerSummary,
     TranscriptDetail,
@@ -121,7 +126,12 @@ def _intro(records: list[Record]) -> str:
     return intro.removeprefix(title).strip() if title and intro.startswith(title) else intro
 
 
-def _summary(tid: str, records: list[Record]) -> TranscriptSummary:
+def fold(text: str) -> str:
+    """Text as a search compares it: accents off, case folded (`Sté-Marie` finds `Ste-Marie`)."""
+    return plain(text).casefold()
+
+
+def _summary(tid: str, records: list[Record], intro: str) -> TranscriptSummary:
     first = records[0][1]
     turns: dict[str, set[int]] = defaultdict(set)
     roles: dict[str, Counter] = defaultdict(Counter)
@@ -147,39 +157,120 @@ def _summary(tid: str, records: list[Record]) -> TranscriptSummary:
         title=first.get(ix.K_TITLE) or tid,
         kind=_kind(first),
         speakers=speakers,
+        speaker_count=len(speakers),
         turns=len({turn for turn, _ in map(_place, records) if turn > 0}),
         chunks=len(records),
         ingested_at=_iso(ingested) if ingested is not None else None,
         source=_file_name(first.get(ix.K_SOURCE, "")),
-        media_url=find_media_url(_intro(records)),
+        media_url=find_media_url(intro),
     )
+
+
+@dataclass(frozen=True)
+class Window:
+    """A page of a list: `limit` items from `offset` (None: to the end)."""
+
+    offset: int = 0
+    limit: int | None = None
+
+    def cut(self, items: list) -> list:
+        return items[self.offset : None if self.limit is None else self.offset + self.limit]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One transcript of the library: its full summary and what a search compares."""
+
+    summary: TranscriptSummary
+    about: str  # title, id and file name, folded
+    speaker_names: list[str]  # its speakers' names, folded, in the order of summary.speakers
+    intro: str
+    turns: list[tuple[int, list[Record]]]  # (turn number, its pieces), in order; no intro
+
+
+def _turns(records: list[Record]) -> list[tuple[int, list[Record]]]:
+    pieces: dict[int, list[Record]] = defaultdict(list)
+    for record in records:
+        pieces[_place(record)[0]].append(record)
+    pieces.pop(0, None)
+    return list(pieces.items())
+
+
+def _entry(tid: str, records: list[Record]) -> Entry:
+    intro = _intro(records)
+    summary = _summary(tid, records, intro)
+    about = fold(" ".join(filter(None, (summary.title, tid, summary.source))))
+    names = [fold(s.name) for s in summary.speakers]
+    return Entry(summary, about, names, intro, _turns(records))
 
 
 @dataclass(frozen=True)
 class Library:
     generation: int
-    records: dict[str, list[Record]]  # transcript id -> its chunk records in (turn, piece) order
-    listing: TranscriptList
+    entries: dict[str, Entry]  # transcript id -> its entry, sorted by id
+    listing: TranscriptList  # every transcript with every speaker
 
 
 def _build(snapshot) -> Library:
     records: dict[str, list[Record]] = defaultdict(list)
     for text, meta in snapshot.docs.values():
         records[meta.get(ix.K_TRANSCRIPT, "")].append((text, meta))
-    ordered = {tid: sorted(records[tid], key=_place) for tid in sorted(records)}
+    entries = {tid: _entry(tid, sorted(records[tid], key=_place)) for tid in sorted(records)}
+    summaries = [e.summary for e in entries.values()]
     listing = TranscriptList(
-        transcripts=[_summary(tid, recs) for tid, recs in ordered.items()],
+        transcripts=summaries,
         index_generation=snapshot.generation,
+        total=len(summaries),
+        transcript_count=len(summaries),
+        speaker_count=len({s.name for t in summaries for s in t.speakers}),
     )
-    return Library(snapshot.generation, ordered, listing)
+    return Library(snapshot.generation, entries, listing)
 
 
 _LIBRARY = PerSnapshot(_build)
+_BUILDING = threading.Lock()  # one build per snapshot: callers that come meanwhile wait for it
+
+
+def _library(snapshot) -> Library:
+    with _BUILDING:
+        return _LIBRARY.get(snapshot)
 
 
 def transcripts(snapshot) -> TranscriptList:
-    """Every transcript of the snapshot, sorted by id, with its speakers and counts."""
-    return _LIBRARY.get(snapshot).listing
+    """Every transcript of the snapshot, sorted by id, with all its speakers and counts."""
+    return _library(snapshot).listing
+
+
+def _speakers(entry: Entry, window: Window, query: str) -> dict:
+    """The speakers of a transcript in `window` (those whose name holds `query` if given), and
+    the counts that say what was left out."""
+    every = entry.summary.speakers
+    if not query:
+        return {"speakers": window.cut(every), "speakers_matching": None}
+    matching = [s for s, name in zip(every, entry.speaker_names) if query in name]
+    return {"speakers": window.cut(matching), "speakers_matching": len(matching)}
+
+
+def transcripts_page(snapshot, page: Window, speakers: int | None, query: str = "") -> TranscriptList:
+    """A page of the transcripts (sorted by id), each with its first `speakers` speakers (most
+    turns first). With `query`, only the transcripts whose title, id, file name or a speaker's
+    name holds it; a transcript found by its speakers lists those speakers."""
+    library = _library(snapshot)
+    query = fold(query.strip())
+    found: list[tuple[Entry, dict]] = []
+    for entry in library.entries.values():
+        listed = _speakers(entry, Window(0, speakers), query)
+        if query and not listed["speakers_matching"]:
+            if query not in entry.about:
+                continue
+            listed = _speakers(entry, Window(0, speakers), "")
+        found.append((entry, listed))
+    return library.listing.model_copy(update={
+        "transcripts": [entry.summary.model_copy(update=listed) for entry, listed in page.cut(found)],
+        "total": len(found),
+        "offset": page.offset,
+        "limit": page.limit,
+    })
 
 
 def _media(snapshot) -> dict[str, str]:
@@ -217,27 +308,48 @@ def _turn(number: int, pieces: list[Record], media_url: str | None) -> Transcrip
     )
 
 
-def transcript(snapshot, transcript_id: str) -> TranscriptDetail:
-    """One transcript rebuilt from its chunks: the intro and every turn, pieces joined in order.
-    UnknownTranscript when the snapshot has no transcript with this id."""
-    library = _LIBRARY.get(snapshot)
-    records = library.records.get(transcript_id)
-    if not records:
+def _turn_window(turns: list[tuple[int, list[Record]]], window: Window, at: int | None) -> Window:
+    """`window`, or with `at` the page of `window.limit` turns that holds turn number `at`."""
+    if at is None:
+        return window
+    index = bisect.bisect_left(turns, at, key=lambda turn: turn[0])
+    index = min(index, max(len(turns) - 1, 0))
+    return Window(index - index % window.limit if window.limit else index, window.limit)
+
+
+def transcript(
+    snapshot,
+    transcript_id: str,
+    turns: Window = Window(),
+    speakers: Window = Window(),
+    *,
+    at_turn: int | None = None,
+    speakers_query: str = "",
+) -> TranscriptDetail:
+    """One transcript rebuilt from its chunks: the intro and its turns in `turns` (or the page of
+    that size holding turn `at_turn`), pieces joined in order; its speakers in `speakers` (those
+    whose name holds `speakers_query`, if given). UnknownTranscript when the snapshot has no
+    transcript with this id."""
+    library = _library(snapshot)
+    entry = library.entries.get(transcript_id)
+    if entry is None:
         raise UnknownTranscript(
             f"no transcript in the index has the id '{transcript_id[:200]}'; "
             "GET /v1/transcripts lists the ids"
         )
-    pieces: dict[int, list[Record]] = defaultdict(list)
-    for record in records:
-        pieces[_place(record)[0]].append(record)
-    pieces.pop(0, None)
+    window = _turn_window(entry.turns, turns, at_turn)
     media = media_urls(snapshot).get(transcript_id)
     return TranscriptDetail(
         id=transcript_id,
-        title=records[0][1].get(ix.K_TITLE) or transcript_id,
-        kind=_kind(records[0][1]),
-        intro=_intro(records) or None,
-        turns=[_turn(number, turn, media) for number, turn in pieces.items()],
+        title=entry.summary.title,
+        kind=entry.summary.kind,
+        intro=entry.intro or None,
+        turns=[_turn(number, pieces, media) for number, pieces in window.cut(entry.turns)],
+        total_turns=len(entry.turns),
+        offset=window.offset,
+        limit=window.limit,
+        speaker_count=len(entry.summary.speakers),
+        **_speakers(entry, speakers, fold(speakers_query.strip())),
         media_url=media,
         index_generation=library.generation,
     )

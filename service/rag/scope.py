@@ -3,10 +3,12 @@
 
 Transcript ids match exactly (`GET /v1/transcripts` lists them). Speakers match the way people
 write them (ingest/speakers.py `SpeakerNames.resolve`: "Ste-Marie", "Mr. Ste-Marie" and
-"Mr. Gabriel Ste-Marie (Joliette, BQ)" all name Gabriel Ste-Marie), or by a speaker label exactly
-as a transcript writes it ("The Chair"). A value that names nothing, or a speaker who never speaks
-in the chosen transcripts, is a `FilterError` (422) that names the values, raised before any
-retrieval. Values within one list are alternatives; the two lists together must both hold.
+"Mr. Gabriel Ste-Marie (Joliette, BQ)" all name Gabriel Ste-Marie; every word of a value must be
+a word of that one speaker's name or a title, so "Ste-Marie Ste-Marie 0" names no one), or by a
+speaker label exactly as a transcript writes it ("The Chair"). A value that names nothing, or a
+speaker who never speaks in the chosen transcripts, is a `FilterError` (422) that names the
+values, raised before any retrieval. Values within one list are alternatives; the two lists
+together must both hold.
 """
 
 from __future__ import annotations

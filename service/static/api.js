@@ -192,18 +192,26 @@ export async function getStarters(n) {
   return (Array.isArray(questions) ? questions : []).filter((q) => typeof q === "string" && q.trim());
 }
 
-/** GET /v1/transcripts: {transcripts: [...], index_generation}; throws like getHealth. */
-export async function getTranscripts() {
-  const r = await fetch("/v1/transcripts", { cache: "no-store" });
+/** `?a=1&b=x` of the parameters that are set ("" when none is). */
+function queryString(params) {
+  const set = Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "");
+  return set.length ? `?${new URLSearchParams(set.map(([k, v]) => [k, String(v)]))}` : "";
+}
+
+/** GET /v1/transcripts: a page {transcripts: [...], total, transcript_count, speaker_count,
+ * index_generation}; `params`: {offset, limit, speakers, q}; throws like getHealth. */
+export async function getTranscripts(params = {}) {
+  const r = await fetch(`/v1/transcripts${queryString(params)}`, { cache: "no-store" });
   if (!r.ok) throw new Error(`HTTP ${r.status}`);
   return r.json();
 }
 
-/** GET /v1/transcripts/{id}: one transcript turn by turn; an Error whose `status` is 404 when the
- * index no longer has it. */
-export async function getTranscript(id) {
+/** GET /v1/transcripts/{id}: one transcript, a page of turns and of speakers (`params`: {offset,
+ * limit, turn, speakers_offset, speakers_limit, speakers_q}); an Error whose `status` is 404 when
+ * the index no longer has it. */
+export async function getTranscript(id, params = {}) {
   const path = id.split("/").map(encodeURIComponent).join("/");
-  const r = await fetch(`/v1/transcripts/${path}`, { cache: "no-store" });
+  const r = await fetch(`/v1/transcripts/${path}${queryString(params)}`, { cache: "no-store" });
   if (!r.ok) {
     const err = new Error(`HTTP ${r.status}`);
     err.status = r.status;

@@ -1,31 +1,38 @@
-/* library.js: the library panel (#library): every transcript of the index with its title, kind,
- * speakers, length and date of ingest, searchable by title, file or speaker; "Read" opens it in
+/* library.js: the library panel (#library): the transcripts of the index with their title, kind,
+ * speakers, length and date of ingest, searchable by title, file or speaker; "Read" opens one in
  * the reader, "Ask only about this" and each speaker's button scope the next questions
- * (scope.js). The list is fetched when the panel opens and again when the index changes.
+ * (scope.js). The list is fetched a page at a time when the panel opens and again when the index
+ * changes; each transcript shows its first speakers and a "Show more" for the rest. The search
+ * asks the service (GET /v1/transcripts?q=), so a transcript with 20,000 speakers costs a
+ * keystroke no more than a small one.
  */
 
-import { getTranscripts } from "./api.js";
+import { getTranscript, getTranscripts } from "./api.js";
 import { h, plural } from "./dom.js";
 import { isSpeakerScoped, isTranscriptScoped, toggleSpeaker, toggleTranscript } from "./scope.js";
 
 const $ = (id) => document.getElementById(id);
 const els = { list: $("transcript-list"), search: $("library-search"), count: $("library-count") };
 
-let listing = null; // {transcripts, index_generation}
+const PAGE = 100; // transcripts fetched at a time
+const SPEAKERS = 50; // speakers listed with each transcript
+const MORE_SPEAKERS = 200; // speakers one "Show more" adds
+const TYPING = 200; // ms of quiet in the search box before it asks the service
+
+let listing = null; // the pages loaded without a search: {transcripts, total, transcript_count, speaker_count, index_generation}
+let found = null; // the same for the search text `found.q`
 let loading = null;
+let searches = 0; // an answer to an older search text is dropped
+let typing = null;
 let hooks = { read: () => {}, generation: () => {} };
 
-/** The summary of transcript `id` from the last listing (null before it is loaded). */
+/** The summary of transcript `id` from the pages loaded (null when it is not among them). */
 export function summaryOf(id) {
-  return (listing && listing.transcripts.find((t) => t.id === id)) || null;
-}
-
-const fold = (text) => String(text || "").normalize("NFKD").replace(/\p{M}/gu, "").toLocaleLowerCase();
-
-function matches(t, q) {
-  if (!q) return { any: true, speakers: false };
-  const inSpeakers = t.speakers.some((s) => fold(s.name).includes(q));
-  return { any: inSpeakers || [t.title, t.id, t.source].some((v) => fold(v).includes(q)), speakers: inSpeakers };
+  for (const view of [listing, found]) {
+    const t = view && view.transcripts.find((x) => x.id === id);
+    if (t) return t;
+  }
+  return null;
 }
 
 export function formatDate(iso) {
@@ -45,11 +52,43 @@ function speakerButton(s) {
   h("span", { class: "speaker-turns" }, plural(s.turns, "turn", "turns"))));
 }
 
-function item(t, openSpeakers) {
+const speakerCount = (t) => t.speaker_count ?? t.speakers.length;
+/** How many speakers the shown list is cut from: the matching ones in a search, else all. */
+const listedOf = (t) => t.speakers_matching ?? speakerCount(t);
+
+/** "Show more speakers" under a transcript's list: fetches the next ones and adds them. */
+function moreSpeakers(t, q, list) {
+  const left = listedOf(t) - t.speakers.length;
+  if (left <= 0) return null;
+  const button = h("button", { type: "button", class: "btn btn-small btn-ghost speakers-more" },
+    `Show more speakers (${left.toLocaleString()} not shown)`);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const page = await getTranscript(t.id, { limit: 0, speakers_offset: t.speakers.length, speakers_limit: MORE_SPEAKERS,
+        speakers_q: t.speakers_matching != null ? q : "" });
+      const added = page.speakers.filter((s) => !t.speakers.some((x) => x.name === s.name));
+      t.speakers.push(...added);
+      const items = added.map(speakerButton);
+      list.append(...items);
+      const next = added.length ? moreSpeakers(t, q, list) : null;
+      button.replaceWith(next || "");
+      if (items.length) items[0].querySelector("button").focus();
+    } catch {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
+function item(t, q) {
   const names = t.speakers.map((s) => s.name);
-  const shownNames = names.length > 3 ? `${names.slice(0, 3).join(", ")} and ${names.length - 3} more` : names.join(", ");
-  const meta = [t.kind === "interview" ? "Interview" : "Conversation", plural(t.speakers.length, "speaker", "speakers"),
+  const count = speakerCount(t);
+  const first = names.slice(0, 3);
+  const shownNames = count > first.length ? `${first.join(", ")} and ${(count - first.length).toLocaleString()} more` : first.join(", ");
+  const meta = [t.kind === "interview" ? "Interview" : "Conversation", plural(count, "speaker", "speakers"),
     plural(t.turns, "turn", "turns"), t.ingested_at ? `added ${formatDate(t.ingested_at)}` : ""].filter(Boolean).join(" · ");
+  const list = h("ul", { class: "speaker-list" }, t.speakers.map(speakerButton));
   return h("li", { class: "transcript", "data-id": t.id },
     h("h3", { class: "t-title" }, t.title),
     h("p", { class: "t-meta" }, meta),
@@ -60,25 +99,81 @@ function item(t, openSpeakers) {
       h("button", { type: "button", class: "btn btn-small scope-toggle", "aria-pressed": pressed(isTranscriptScoped(t.id)), "data-id": t.id,
         onclick: () => toggleTranscript({ id: t.id, title: t.title }) },
       "Ask only about this", h("span", { class: "visually-hidden" }, ` transcript, “${t.title}”`))),
-    names.length ? h("details", { class: "t-speakers", open: openSpeakers || null },
+    names.length ? h("details", { class: "t-speakers", open: q && t.speakers_matching ? true : null },
       h("summary", null, h("span", { class: "visually-hidden" }, "Speakers: "), shownNames),
       h("p", { class: "t-hint" }, "Choose speakers to ask only about what they said."),
-      h("ul", { class: "speaker-list" }, t.speakers.map(speakerButton))) : null);
+      list, moreSpeakers(t, q, list)) : null);
 }
 
-/** Paint the list for the search box's text. */
+function pageOf(body) {
+  return {
+    transcripts: Array.isArray(body.transcripts) ? body.transcripts : [],
+    total: Number(body.total) || 0,
+    transcript_count: Number(body.transcript_count) || 0,
+    speaker_count: Number(body.speaker_count) || 0,
+    index_generation: body.index_generation,
+  };
+}
+
+/** "Show more transcripts" at the end of a view that has more than it shows. */
+function moreTranscripts(view) {
+  const left = view.total - view.transcripts.length;
+  if (left <= 0) return null;
+  const button = h("button", { type: "button", class: "btn btn-small btn-ghost transcripts-more" },
+    `Show more transcripts (${left.toLocaleString()} not shown)`);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    try {
+      const body = pageOf(await getTranscripts({ q: view.q, offset: view.transcripts.length, limit: PAGE, speakers: SPEAKERS }));
+      const first = view.transcripts.length;
+      view.transcripts.push(...body.transcripts);
+      view.total = body.total;
+      renderLibrary();
+      const next = els.list.querySelectorAll(".transcript .t-read")[first];
+      if (next) next.focus();
+    } catch {
+      button.disabled = false;
+    }
+  });
+  return h("li", { class: "transcripts-more-item" }, button);
+}
+
+/** Paint the list for the search box's text (once its results are in). */
 export function renderLibrary() {
   if (!listing) return;
-  const q = fold(els.search.value.trim());
-  const all = listing.transcripts;
-  const found = all.map((t) => [t, matches(t, q)]).filter(([, m]) => m.any);
-  els.list.replaceChildren(...found.map(([t, m]) => item(t, m.speakers)));
-  const speakers = new Set(all.flatMap((t) => t.speakers.map((s) => s.name))).size;
+  const q = els.search.value.trim();
+  const view = q ? found : listing;
+  if (!view || (q && view.q !== q)) return; // the search is on its way
+  els.list.replaceChildren(...view.transcripts.map((t) => item(t, q)), moreTranscripts(view) || "");
   els.count.textContent = !q
-    ? `${plural(all.length, "transcript", "transcripts")} · ${plural(speakers, "speaker", "speakers")}`
-    : found.length
-      ? `${found.length} of ${plural(all.length, "transcript", "transcripts")} match “${els.search.value.trim()}”`
-      : `No transcript or speaker matches “${els.search.value.trim()}”.`;
+    ? `${plural(listing.transcript_count, "transcript", "transcripts")} · ${plural(listing.speaker_count, "speaker", "speakers")}`
+    : view.total
+      ? `${view.total.toLocaleString()} of ${plural(view.transcript_count, "transcript", "transcripts")} match “${q}”`
+      : `No transcript or speaker matches “${q}”.`;
+}
+
+async function search(q) {
+  const token = ++searches;
+  try {
+    const body = await getTranscripts({ q, limit: PAGE, speakers: SPEAKERS });
+    if (token !== searches) return;
+    found = { ...pageOf(body), q };
+    renderLibrary();
+  } catch {
+    if (token === searches) els.count.textContent = "The search could not be done. Try again in a moment.";
+  }
+}
+
+function searchSoon() {
+  clearTimeout(typing);
+  const q = els.search.value.trim();
+  if (!q) {
+    searches++;
+    found = null;
+    renderLibrary();
+    return;
+  }
+  typing = setTimeout(() => search(q), TYPING);
 }
 
 /** Follow a scope change made elsewhere (a chip removed, the reader's button). */
@@ -87,15 +182,17 @@ export function syncLibrary() {
   for (const b of els.list.querySelectorAll(".speaker-toggle")) b.setAttribute("aria-pressed", pressed(isSpeakerScoped(b.dataset.speaker)));
 }
 
-/** Fetch the list (again when `force`, or when the index generation moved on). */
+/** Fetch the first page (again when `force`, or when the index generation moved on). */
 export function loadLibrary(force = false) {
   if (loading) return loading;
   if (listing && !force) return Promise.resolve(listing);
   if (!listing) els.count.textContent = "Loading the transcripts…";
-  loading = getTranscripts().then((body) => {
-    listing = { transcripts: Array.isArray(body.transcripts) ? body.transcripts : [], index_generation: body.index_generation };
+  loading = getTranscripts({ limit: PAGE, speakers: SPEAKERS }).then((body) => {
+    listing = pageOf(body);
     hooks.generation(listing.index_generation);
-    renderLibrary();
+    const q = els.search.value.trim();
+    if (q) search(q);
+    else renderLibrary();
     return listing;
   }).catch(() => {
     if (!listing) els.count.textContent = "The list of transcripts could not be loaded. Open the library again to retry.";
@@ -107,5 +204,5 @@ export function loadLibrary(force = false) {
 /** Wire the search box (once, at start); `given`: {read(summary, opener), generation(g)}. */
 export function setUpLibrary(given) {
   hooks = { ...hooks, ...given };
-  els.search.addEventListener("input", renderLibrary);
+  els.search.addEventListener("input", searchSoon);
 }

@@ -2,8 +2,9 @@
  * (speakers, roles, timestamps, an interview's questions, turns), opening it from the library or
  * at a source of an answer (the passage's turn marked, its quoted sentences highlighted and
  * scrolled into view), Previous / Next source, "Ask only about this transcript", closing (button,
- * backdrop, Escape), Tab kept inside, and focus back on what opened it. Transcripts are fetched
- * once per index generation (api.js getTranscript).
+ * backdrop, Escape), Tab kept inside, and focus back on what opened it. A transcript is fetched a
+ * page of turns at a time (the page holding a source's turn), with "Show earlier / later turns"
+ * for the rest; each page once per index generation (api.js getTranscript).
  */
 
 import { getTranscript } from "./api.js";
@@ -28,6 +29,7 @@ let hooks = { isScoped: () => false, toggleScope: () => {}, summary: () => null,
 const cache = new Map(); // transcript id -> Promise of its detail
 let generation = null;
 let shown = 0; // ignores a fetch that finishes after the reader moved on
+const TURNS = 1000; // turns a page holds
 
 /** Forget cached transcripts when the index changed (the library saw a new generation). */
 export function setGeneration(g) {
@@ -35,13 +37,15 @@ export function setGeneration(g) {
   generation = g;
 }
 
-function load(id) {
-  if (!cache.has(id)) {
-    const p = getTranscript(id);
-    p.catch(() => cache.delete(id));
-    cache.set(id, p);
+/** A page of transcript `id` (`params` as api.js getTranscript takes them). */
+function load(id, params = {}) {
+  const key = JSON.stringify([id, params]);
+  if (!cache.has(key)) {
+    const p = getTranscript(id, { limit: TURNS, speakers_limit: 0, ...params });
+    p.catch(() => cache.delete(key));
+    cache.set(key, p);
   }
-  return cache.get(id);
+  return cache.get(key);
 }
 
 /* ------------------------------------------------------------------ highlighting */
@@ -98,40 +102,86 @@ function who(name, role, timestamp, media) {
     media ? mediaLink(media, timestamp, name) : timestamp ? h("span", { class: "timestamp" }, timestamp) : null);
 }
 
-/** The transcript's turns; `target` (a source) is marked and highlighted. Returns {nodes, hit}. */
+function introBlock(detail, target) {
+  const mine = target && target.turn === 0 ? highlighted(detail.intro, target.text, target.quotes) : null;
+  const block = h("section", { class: `turn intro${mine ? " current" : ""}`, "data-turn": "0" },
+    h("p", { class: "who" }, h("span", { class: "speaker" }, "Introduction")),
+    h("p", { class: "said" }, mine ? mine.nodes : detail.intro));
+  return { block, mine };
+}
+
+function turnItem(t, target) {
+  const mine = target && target.turn === t.number ? highlighted(t.text, target.text, target.quotes) : null;
+  const li = h("li", { class: `turn${mine ? " current" : ""}`, "data-turn": String(t.number) });
+  if (t.question) {
+    li.append(h("div", { class: "turn-question" }, h("p", { class: "who" }, h("span", { class: "speaker" }, t.asked_by || "Question")),
+      h("p", { class: "said" }, t.question)));
+  }
+  li.append(who(t.speaker || "Unnamed speaker", t.role, t.timestamp, t.media_url),
+    h("p", { class: "said" }, mine ? mine.nodes : t.text));
+  return { li, mine };
+}
+
+/** "Show earlier turns" (before the list) or "Show later turns" (after it) of a transcript shown
+ * from turn position `first` (from 0) to `end`: fetches the next page and adds it in place. */
+function moreTurns(detail, list, range, earlier) {
+  const left = earlier ? range.first : (detail.total_turns ?? 0) - range.end;
+  if (left <= 0) return null;
+  const button = h("button", { type: "button", class: "btn btn-small btn-ghost turns-more" },
+    `Show ${earlier ? "earlier" : "later"} turns (${left.toLocaleString()} not shown)`);
+  button.addEventListener("click", async () => {
+    const token = shown;
+    button.disabled = true;
+    try {
+      const offset = earlier ? Math.max(0, range.first - TURNS) : range.end;
+      const page = await load(detail.id, { offset, limit: earlier ? range.first - offset : TURNS });
+      if (token !== shown) return;
+      const items = page.turns.map((t) => turnItem(t, null).li);
+      if (earlier) {
+        list.prepend(...items);
+        range.first = page.offset;
+      } else {
+        list.append(...items);
+        range.end = page.offset + page.turns.length;
+      }
+      const next = items.length ? moreTurns(detail, list, range, earlier) : null;
+      if (earlier && !next && range.first === 0 && detail.intro) list.before(introBlock(detail, null).block);
+      button.replaceWith(next || "");
+      (next || els.body).focus();
+    } catch {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
+/** A page of the transcript's turns; `target` (a source) is marked and highlighted. Returns {nodes, hit}. */
 function renderTranscript(detail, target) {
   const nodes = [];
   let hit = null;
-  if (detail.intro) {
-    const mine = target && target.turn === 0 ? highlighted(detail.intro, target.text, target.quotes) : null;
-    const block = h("section", { class: `turn intro${mine ? " current" : ""}`, "data-turn": "0" },
-      h("p", { class: "who" }, h("span", { class: "speaker" }, "Introduction")),
-      h("p", { class: "said" }, mine ? mine.nodes : detail.intro));
+  const first = detail.offset ?? 0;
+  if (detail.intro && first === 0) {
+    const { block, mine } = introBlock(detail, target);
     if (mine) hit = block;
     nodes.push(block);
   }
   const list = h("ol", { class: "turns" });
   for (const t of detail.turns) {
-    const mine = target && target.turn === t.number ? highlighted(t.text, target.text, target.quotes) : null;
-    const li = h("li", { class: `turn${mine ? " current" : ""}`, "data-turn": String(t.number) });
-    if (t.question) {
-      li.append(h("div", { class: "turn-question" }, h("p", { class: "who" }, h("span", { class: "speaker" }, t.asked_by || "Question")),
-        h("p", { class: "said" }, t.question)));
-    }
-    li.append(who(t.speaker || "Unnamed speaker", t.role, t.timestamp, t.media_url),
-      h("p", { class: "said" }, mine ? mine.nodes : t.text));
+    const { li, mine } = turnItem(t, target);
     if (mine) hit = li;
     list.append(li);
   }
-  nodes.push(list);
-  return { nodes, hit };
+  const range = { first, end: first + detail.turns.length };
+  nodes.push(moreTurns(detail, list, range, true), list, moreTurns(detail, list, range, false));
+  return { nodes: nodes.filter(Boolean), hit };
 }
 
 function describe(detail) {
   const summary = hooks.summary(detail.id);
-  const speakers = summary ? summary.speakers.length : new Set(detail.turns.map((t) => t.speaker)).size;
+  const speakers = detail.speaker_count ?? (summary ? summary.speaker_count ?? summary.speakers.length
+    : new Set(detail.turns.map((t) => t.speaker)).size);
   return [detail.kind === "interview" ? "Interview" : "Conversation", plural(speakers, "speaker", "speakers"),
-    plural(detail.turns.length, "turn", "turns")].join(" · ");
+    plural(detail.total_turns ?? detail.turns.length, "turn", "turns")].join(" · ");
 }
 
 function scopeButton(id, title) {
@@ -196,7 +246,7 @@ async function fillSource() {
   fillTools(s.transcript, s.title, "", alone);
   els.body.dataset.state = "loading";
   try {
-    const detail = await load(s.transcript);
+    const detail = await load(s.transcript, s.turn > 0 ? { turn: s.turn } : {});
     if (token !== shown) return;
     const { nodes, hit } = renderTranscript(detail, s);
     if (!hit) throw new Error("the passage is not in the transcript any more");
