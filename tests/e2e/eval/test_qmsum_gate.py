@@ -31,6 +31,7 @@ import json
 import os
 import shutil
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -61,6 +62,18 @@ pytestmark = pytest.mark.skipif(
     f"and ../shared/eval/qmsum-val.jsonl): missing {', '.join(str(p) for p in missing[:3])}")
 
 
+@contextmanager
+def defaults_only():
+    """No setting comes from the environment: the gate measures the defaults."""
+    from ingest.settings import Settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.lower() in Settings.model_fields:
+                mp.delenv(key)
+        yield
+
+
 def say(request, text: str) -> None:
     """Print past pytest's capture, so the CI log shows the figures of every run, green or red."""
     capman = request.config.pluginmanager.getplugin("capturemanager")
@@ -88,10 +101,7 @@ def gate(request, tmp_path_factory, embedder):
     for stem in SLICE:
         shutil.copy(CORPUS / f"{stem}.txt", folder / f"{stem}.txt")
 
-    with pytest.MonkeyPatch.context() as mp:  # no setting comes from the environment: the defaults
-        for key in list(os.environ):
-            if key.lower() in Settings.model_fields:
-                mp.delenv(key)
+    with defaults_only():
         settings = Settings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=folder,
                             answer_mode="extractive")
         t = time.perf_counter()
