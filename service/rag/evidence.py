@@ -23,6 +23,7 @@ import numpy as np
 from ingest import store as ix
 from ingest.embed import Embedder
 from service.rag.intent import DIGEST_PASSAGES, is_digest
+from service.rag.passages import members_of
 from service.rag.retrieve import Hit, Retrieval, Snapshot, topic_text
 from service.rag.text import Tokenizer
 
@@ -42,6 +43,7 @@ class Sentence:
     end: int
     similarity: float  # cosine(question, this sentence encoded on its own)
     tokens: tuple[str, ...]  # stemmed content words, in order
+    speaker: str = ""  # who said it (a passage of several turns has several speakers)
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Passage:
     score: float  # relevance given by retrieval (or the reranker)
     first_piece: bool  # the opening piece of its answer turn
     asked: float  # cosine(question, the interviewer question this passage answers)
-    speaker: str
+    speaker: str  # who says most of it
     sentences: tuple[Sentence, ...] = ()
     # it uses a name the question's topic holds ("Paris") and none of its other topic words
     # ("weather"): it is about what the question names, not about what it asks
@@ -125,12 +127,17 @@ class EvidenceBuilder:
                      for h in hits]
         qvecs = self.vectors(self.question_vectors, [q for q in questions if q])
         topic_names, topic_words = self.topic_parts(retrieval)
+        docs = retrieval.snapshot.docs
         passages = []
         for n, (hit, question) in enumerate(zip(hits, questions), 1):
+            said = [
+                (doc, meta, vec, docs.get(cid, ("", hit.meta))[1].get(ix.K_SPEAKER, ""))
+                for cid in members_of(hit.meta, hit.id) for doc, meta, vec in records[cid]
+            ]
             sentences = tuple(
-                Sentence(doc, meta[ix.K_SENT], meta[ix.K_START], meta[ix.K_END],
-                         similarity(retrieval, vec), tuple(self.tokenizer.tokens(doc)))
-                for doc, meta, vec in records[hit.id]
+                Sentence(doc, index, meta[ix.K_START], meta[ix.K_END],
+                         similarity(retrieval, vec), tuple(self.tokenizer.tokens(doc)), speaker)
+                for index, (doc, meta, vec, speaker) in enumerate(said)
             )
             asked = float(np.dot(retrieval.qvec, qvecs[question])) if question else 0.0
             passages.append(Passage(
@@ -185,28 +192,29 @@ class EvidenceBuilder:
         return unknown / len(topic)
 
     def sentence_records(self, snap: Snapshot, hits: list[Hit]) -> dict[str, list[tuple[str, dict, np.ndarray]]]:
-        """The sentence records (text, metadata, stored vector) of each hit, in order; read from
-        Chroma on first use.
+        """The sentence records (text, metadata, stored vector) of each turn (chunk) of the hits'
+        passages, in order; read from Chroma on first use.
 
         Only whole records are kept on the snapshot: a sync may be rewriting a chunk's sentences.
         """
         records = snap.sentence_records
-        missing = [h for h in hits if h.id not in records]
-        fresh: dict[str, list[tuple[str, dict, np.ndarray]]] = {h.id: [] for h in missing}
+        wanted = {cid: snap.docs.get(cid, ("", h.meta))[1] for h in hits for cid in members_of(h.meta, h.id)}
+        missing = [cid for cid in wanted if cid not in records]
+        fresh: dict[str, list[tuple[str, dict, np.ndarray]]] = {cid: [] for cid in missing}
         if missing:
-            ids = [ix.sentence_id(h.id, j) for h in missing for j in range(int(h.meta.get(ix.K_NSENT, 0)))]
+            ids = [ix.sentence_id(cid, j) for cid in missing for j in range(int(wanted[cid].get(ix.K_NSENT, 0)))]
             got = snap.sentences.get(ids=ids, include=["documents", "metadatas", "embeddings"]) if ids else None
             for doc, meta, vec in zip(got["documents"], got["metadatas"], got["embeddings"]) if got else ():
                 fresh[meta[ix.K_CHUNK]].append((doc, meta, np.asarray(vec, dtype=np.float32)))
             for lst in fresh.values():
                 lst.sort(key=lambda x: x[1][ix.K_SENT])
             with self.lock:
-                for h in missing:
-                    if len(fresh[h.id]) == int(h.meta.get(ix.K_NSENT, 0)):
-                        records[h.id] = fresh[h.id]
+                for cid in missing:
+                    if len(fresh[cid]) == int(wanted[cid].get(ix.K_NSENT, 0)):
+                        records[cid] = fresh[cid]
                 while len(records) > CACHE_MAX:
                     records.pop(next(iter(records)))
-        return {h.id: records.get(h.id) or fresh.get(h.id) or [] for h in hits}
+        return {cid: records.get(cid) or fresh.get(cid) or [] for cid in wanted}
 
     def vectors(self, cache: dict[str, np.ndarray], texts: list[str]) -> dict[str, np.ndarray]:
         """Embeddings of `texts`, encoding only those not in `cache` (bounded, oldest out first)."""

@@ -178,7 +178,7 @@ class ExtractiveAnswerer:
                 lead = passage.score - top
                 base = s.similarity + self.lexical_weight * lex + opening
                 score = base + self.passage_weight * lead
-                quotes.append(Quote(passage.n, s.text, s.start, s.end, score, base, passage.speaker))
+                quotes.append(Quote(passage.n, s.text, s.start, s.end, score, base, s.speaker or passage.speaker))
         return quotes
 
     def answer(self, evidence: Evidence) -> Answer:
@@ -234,8 +234,9 @@ class ExtractiveAnswerer:
     def relief(self, evidence: Evidence) -> float:
         """How much lower the bar is: `named_relief` when the question asks what a speaker it names
         said and the best passage is that speaker's words."""
-        first = evidence.passages[0].speaker if evidence.passages else ""
-        named = first in evidence.speakers and asks_what_was_said(evidence.question)
+        first = evidence.passages[0] if evidence.passages else None
+        said = {first.speaker} | {s.speaker for s in first.sentences} if first else set()
+        named = bool(said & evidence.speakers) and asks_what_was_said(evidence.question)
         return self.named_relief if named else 0.0
 
     def digest(self, quotes: list[Quote], penalty: float = 0.0) -> Answer:
@@ -285,12 +286,12 @@ class ExtractiveAnswerer:
 
     @staticmethod
     def neighbours(quotes: list[Quote], best: Quote) -> tuple[list[Quote], list[Quote]]:
-        """The sentence of the same passage that completes the best one, before or after it.
+        """The sentence of the same passage and speaker that completes the best one, before or after it.
 
         When the best one opens with a pronoun ("I worked there…"), the one before says what it
         refers to; else the one after it.
         """
-        same = [q for q in quotes if q.n == best.n]
+        same = [q for q in quotes if q.n == best.n and q.speaker == best.speaker]  # their words only
         idx = same.index(best)
         if idx > 0 and set(words(best.text)[:4]) & _OPENERS:
             return [same[idx - 1]], []

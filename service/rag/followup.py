@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, replace
 
 from ingest import store as ix
+from service.rag.passages import members_of
 from service.rag.retrieve import Hit, Retrieval, Snapshot, is_follow_up, name_the_interviewee
 from service.rag.scope import Scope
 from service.rag.text import STOP, content_words
@@ -162,7 +163,8 @@ def arrange(retrieval: Retrieval, follow: FollowUp) -> Retrieval:
             text, meta = snap.docs[cid]
             top = max((h.score for h in retrieval.hits), default=0.0)
             first = Hit(cid, text, meta, top + 1.0, 0.0)
-            return replace(retrieval, hits=[first, *(h for h in retrieval.hits if h.id != cid)], pinned=1)
+            rest = [h for h in retrieval.hits if cid not in members_of(h.meta, h.id)]
+            return replace(retrieval, hits=[first, *rest], pinned=1)
     if follow.near:
         transcript, turn, speaker = follow.near
         close = {
@@ -171,8 +173,11 @@ def arrange(retrieval: Retrieval, follow: FollowUp) -> Retrieval:
             if m.get(ix.K_TRANSCRIPT) == transcript and 0 < abs(int(m.get(ix.K_TURN, 0)) - turn) <= NEAR
             and m.get(ix.K_SPEAKER) not in (speaker, "") and scope.allows(m)
         }
-        near = [h for h in retrieval.hits if h.id in close][:3]  # on the subject, best first
+        # on the subject, best first: those turns of the passages found, each on its own
+        near = [Hit(cid, *snap.docs[cid], h.score, h.dense)
+                for h in retrieval.hits for cid in members_of(h.meta, h.id) if cid in close][:3]
         if near:
             ids = {h.id for h in near}
-            return replace(retrieval, hits=near + [h for h in retrieval.hits if h.id not in ids], pinned=len(near))
+            rest = [h for h in retrieval.hits if not ids & set(members_of(h.meta, h.id))]
+            return replace(retrieval, hits=near + rest, pinned=len(near))
     return retrieval

@@ -22,6 +22,7 @@ from ingest import store as ix
 from service.rag.abstain import ABSTAIN_PHRASE
 from service.rag.citations import check_answer
 from service.rag.errors import LLMError, LLMTimeout, LLMUnavailable
+from service.rag.passages import speakers_of
 from service.rag.prompts import answer_prompt, condense_prompt
 from service.rag.retrieve import Hit
 
@@ -76,6 +77,8 @@ def _cut_off(exc: BaseException) -> bool:
 def format_source(n: int, hit: Hit) -> str:
     """One numbered source: who speaks, to which interviewer question, then the passage."""
     meta = hit.meta
+    if len(speakers_of(meta)) > 1:  # a window of turns: each line names its speaker
+        return f"[{n}] A conversation ({', '.join(speakers_of(meta))}):\n{hit.text}"
     asked = meta.get(ix.K_QUESTION, "")
     head = f"[{n}] {meta.get(ix.K_SPEAKER, '') or 'Speaker'}"
     if asked:

@@ -45,7 +45,9 @@ from ingest.embed import Embedder
 from ingest.settings import Settings
 from ingest.speakers import SpeakerNames
 from service.ops.metrics import Laps
+from service.rag import passages
 from service.rag.intent import who_is
+from service.rag.passages import Passages
 from service.rag.text import STOP, Tokenizer, pairs, query_text, words
 
 log = logging.getLogger("service")
@@ -118,19 +120,13 @@ class Snapshot:
     version: int
     chunks: Collection
     sentences: Collection
-    docs: dict[str, tuple[str, dict]]
-    ids: list[str]  # row order of every array below
-    bm25: bm25s.BM25 | None
-    phrases: bm25s.BM25 | None  # the same text as pairs of adjacent tokens
+    docs: dict[str, tuple[str, dict]]  # chunk id -> (text, metadata): every stored turn
     idf: dict[str, float]  # token -> inverse document frequency over this generation's chunks
-    vectors: np.ndarray  # (chunks, dim) unit vectors, one row per id
     speakers: SpeakerNames
-    speaker_rows: dict[str, np.ndarray]  # speaker name -> rows of their chunks
     transcript_ids: list[str]  # transcript code -> id
-    transcript_of: np.ndarray  # row -> transcript code
-    turn_of: np.ndarray  # row -> a code unique to (transcript, turn)
-    boost: np.ndarray  # row -> the share of SPEAKER_BOOST it gets when its speaker is named
     transcript_bm25: bm25s.BM25 | None  # one document per transcript: title, speakers, all text
+    passages: Passages  # what is scored and cited: conversation turns in windows (service/rag/passages.py)
+    turns: Passages  # every turn its own passage: searched within a scope of speakers
     # chunk id -> its sentence records [(text, metadata)], filled by the evidence stage on first
     # use (service/rag/evidence.py); it lives as long as this snapshot, which a re-ingest replaces
     sentence_records: dict[str, list[tuple[str, dict]]] = field(default_factory=dict)
@@ -151,20 +147,26 @@ class Snapshot:
     def transcripts(self) -> int:
         return len(self.transcript_ids)
 
-    def rows_in(self, scope) -> np.ndarray | None:
-        """A mask of the rows a scope (service/rag/scope.py) allows; None: every row."""
-        if scope is None:
-            return None
-        mask = np.ones(len(self.ids), bool)
-        if scope.transcripts is not None:
-            codes = [i for i, t in enumerate(self.transcript_ids) if t in scope.transcripts]
-            mask &= np.isin(self.transcript_of, codes)
-        if scope.speakers is not None:
-            allowed = np.zeros(len(self.ids), bool)
-            for name in scope.speakers:
-                allowed[self.speaker_rows.get(name, [])] = True
-            mask &= allowed
-        return mask
+    # the passages' arrays, for readers that score over them (bench/qmsum_lab)
+    @property
+    def ids(self) -> list[str]:
+        return self.passages.ids
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self.passages.vectors
+
+    @property
+    def transcript_of(self) -> np.ndarray:
+        return self.passages.transcript_of
+
+    @property
+    def speaker_rows(self) -> dict[str, np.ndarray]:
+        return self.passages.speaker_rows
+
+    def units(self, scope) -> Passages:
+        """The passages a scope is searched over: single turns when it names speakers."""
+        return self.turns if scope is not None and scope.speakers is not None else self.passages
 
 
 _THE_INTERVIEWEE = re.compile(r"\bthe (?:interviewee|guest|person (?:being )?interviewed)\b", re.IGNORECASE)
@@ -217,6 +219,7 @@ class Retriever:
         self._lock = threading.Lock()
         self._checked = 0.0
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="search")  # keyword scores beside the encode
+        self.window_target, self.window_limit = passages.WINDOW_TARGET, passages.WINDOW_LIMIT
         state = ix.read_state(client, settings)
         ix.check_model(state, settings, ix.store_label(settings))
         self.snap = self._load(state)
@@ -241,29 +244,26 @@ class Retriever:
             log.warning("%d transcript(s) are half-written (an ingest was interrupted) and are not served "
                         "until a sync finishes them (rag-ingest, or POST /v1/ingest)", len(partial))
             docs = {i: r for i, r in docs.items() if r[1].get(ix.K_TRANSCRIPT, "") not in partial}
-        ids = sorted(docs)
+        ids = sorted(docs)  # by transcript, turn and piece (ix.chunk_id)
         metas = [docs[i][1] for i in ids]
         dim = len(next(iter(vecs.values()))) if vecs else 1
         vectors = np.array([vecs[i] for i in ids], dtype=np.float32).reshape(len(ids), dim)
         transcript_ids = sorted({m.get(ix.K_TRANSCRIPT, "") for m in metas})
         code = {t: n for n, t in enumerate(transcript_ids)}
-        transcript_of = np.array([code[m.get(ix.K_TRANSCRIPT, "")] for m in metas], dtype=np.int64)
-        turn_of = transcript_of * 1_000_000 + np.array([int(m.get(ix.K_TURN, 0)) for m in metas], dtype=np.int64)
-        boost = np.minimum(1.0, np.array([len(docs[i][0]) for i in ids], dtype=np.float64) / SHORT_CHARS)
-        by_speaker: dict[str, list[int]] = defaultdict(list)
-        for row, m in enumerate(metas):
-            by_speaker[m.get(ix.K_SPEAKER, "")].append(row)
-        speaker_rows = {name: np.array(rows) for name, rows in by_speaker.items() if name}
-        speakers = SpeakerNames(speaker_rows, (docs[i][0] for i in ids))
+        speakers = SpeakerNames({m.get(ix.K_SPEAKER, "") for m in metas}, (docs[i][0] for i in ids))
         corpus = [self.tokenizer.tokens(keyword_text(docs[i][0], docs[i][1])) for i in ids]
-        bm25 = phrases = transcript_bm25 = None
+        turns = passages.build(ids, docs, vectors, corpus, code, windowed=False)
+        windows = passages.build(ids, docs, vectors, corpus, code, windowed=True,
+                                 target=self.window_target, limit=self.window_limit)
+        transcript_bm25 = None
         idf: dict[str, float] = {}
         if ids:
-            bm25 = self._bm25(corpus)
-            phrases = self._bm25([pairs(toks) for toks in corpus])
+            for units in (turns, windows):
+                units.bm25 = self._bm25(units.tokens)
+                units.phrases = self._bm25([pairs(toks) for toks in units.tokens])
             whole: dict[int, list[str]] = defaultdict(list)
             for row, toks in enumerate(corpus):
-                whole[int(transcript_of[row])] += toks
+                whole[code[metas[row].get(ix.K_TRANSCRIPT, "")]] += toks
             titles = {m.get(ix.K_TRANSCRIPT, ""): m.get(ix.K_TITLE, "") for m in metas}
             for n, t in enumerate(transcript_ids):
                 whole[n] += self.tokenizer.tokens(titles[t])
@@ -274,10 +274,8 @@ class Retriever:
                     df[t] += 1
             n = len(corpus)
             idf = {t: float(np.log(1 + (n - c + 0.5) / (c + 0.5))) for t, c in df.items()}
-        return Snapshot(
-            state.generation, state.version, chunks, sentences, docs, ids, bm25, phrases, idf, vectors,
-            speakers, speaker_rows, transcript_ids, transcript_of, turn_of, boost, transcript_bm25,
-        )
+        return Snapshot(state.generation, state.version, chunks, sentences, docs, idf, speakers,
+                        transcript_ids, transcript_bm25, windows, turns)
 
     def refresh(self) -> None:
         """Reload from what Chroma holds now (after an ingest or a rebuild)."""
@@ -312,36 +310,36 @@ class Retriever:
             return np.zeros(n)
         return np.asarray(index.get_scores(known), dtype=np.float64)
 
-    def _keyword(self, snap: Snapshot, question: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """BM25 of the question over the chunks, over their phrases and over the whole transcripts."""
+    def _keyword(self, snap: Snapshot, units: Passages, question: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """BM25 of the question over the passages, over their phrases and over the whole transcripts."""
         laps = Laps()
         tokens = self.tokenizer.query_tokens(question)
-        chunks = self._keyword_scores(snap.bm25, tokens, len(snap.ids))
-        phrases = self._keyword_scores(snap.phrases, pairs(tokens), len(snap.ids))
+        scores = self._keyword_scores(units.bm25, tokens, len(units.ids))
+        phrases = self._keyword_scores(units.phrases, pairs(tokens), len(units.ids))
         whole = self._keyword_scores(snap.transcript_bm25, tokens, len(snap.transcript_ids))
         laps.lap("keyword_search")
-        return chunks, phrases, whole
+        return scores, phrases, whole
 
-    def _score(self, snap: Snapshot, keyword: tuple[np.ndarray, np.ndarray, np.ndarray], vec: np.ndarray,
-               named: set[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The fused score of every chunk (see the module docstring), and each chunk's cosine."""
+    def _score(self, snap: Snapshot, units: Passages, keyword: tuple[np.ndarray, np.ndarray, np.ndarray],
+               vec: np.ndarray, named: set[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The fused score of every passage (see the module docstring), and each passage's cosine."""
         laps = Laps()
-        chunks_bm25, phrase_bm25, whole_bm25 = keyword
-        cosine = snap.vectors @ vec.astype(np.float32)
-        fused = self.settings.keyword_weight * zscore(chunks_bm25) + zscore(cosine.astype(np.float64))
+        passage_bm25, phrase_bm25, whole_bm25 = keyword
+        cosine = units.vectors @ vec.astype(np.float32)
+        fused = self.settings.keyword_weight * zscore(passage_bm25) + zscore(cosine.astype(np.float64))
         if phrase_bm25.any():
             fused += PHRASE_WEIGHT * zscore(phrase_bm25)
         laps.lap("dense_search")
         sigma = float(fused.std()) or 1.0
         for name in named:
-            rows = snap.speaker_rows[name]
-            fused[rows] += SPEAKER_BOOST * sigma * snap.boost[rows]
+            rows = units.speaker_rows[name]
+            fused[rows] += SPEAKER_BOOST * sigma * np.minimum(1.0, units.speaker_chars[name] / SHORT_CHARS)
         n_transcripts = len(snap.transcript_ids)
         if n_transcripts > 1:
-            best = top_mean(fused, snap.transcript_of, n_transcripts, PRIOR_TOP)
-            fused += TRANSCRIPT_PRIOR * sigma * zscore(best)[snap.transcript_of]
+            best = top_mean(fused, units.transcript_of, n_transcripts, PRIOR_TOP)
+            fused += TRANSCRIPT_PRIOR * sigma * zscore(best)[units.transcript_of]
             if whole_bm25.any():
-                fused += TRANSCRIPT_KEYWORDS * sigma * zscore(whole_bm25)[snap.transcript_of]
+                fused += TRANSCRIPT_KEYWORDS * sigma * zscore(whole_bm25)[units.transcript_of]
         laps.lap("fuse")
         return fused / sigma, cosine
 
@@ -362,12 +360,13 @@ class Retriever:
         queries = [question]
         if history and is_follow_up(question):
             queries.append(f"{history[-1]} {question}")
-        if not snap.ids:
+        units = snap.units(scope)
+        if not units.ids:
             vec = self.embedder.encode([question])[0]
             return Retrieval(question, queries[-1], [], vec, (time.perf_counter() - started) * 1000, snap)
         # BM25 needs no vector: it runs beside the encode, off the critical path.
-        keyword = [self._pool.submit(self._keyword, snap, q) for q in queries]
-        named = set().union(*(snap.speakers.mentioned(q) for q in queries)) & set(snap.speaker_rows)
+        keyword = [self._pool.submit(self._keyword, snap, units, q) for q in queries]
+        named = set().union(*(snap.speakers.mentioned(q) for q in queries)) & set(units.speaker_rows)
         # "Who is Xuan Jin?" is answered where others introduce him, not by his own turns: his
         # name is the topic, and his turns get no boost
         boosted = set() if person else named
@@ -381,10 +380,10 @@ class Retriever:
         topic = encoded[topic_text(question, boosted)]
         fused = cosine = None
         for vec, kw in zip(vecs, keyword):
-            scores, cos = self._score(snap, kw.result(), vec, boosted)
+            scores, cos = self._score(snap, units, kw.result(), vec, boosted)
             fused = scores if fused is None else np.maximum(fused, scores)
             cosine = cos if cosine is None else np.maximum(cosine, cos)
-        mask = snap.rows_in(scope)
+        mask = units.rows_in(scope, snap.transcript_ids)
         if mask is not None:
             fused = np.where(mask, fused, -np.inf)
         hits: list[Hit] = []
@@ -392,12 +391,11 @@ class Retriever:
         for row in np.argsort(-fused, kind="stable"):
             if not np.isfinite(fused[row]):
                 break
-            turn = int(snap.turn_of[row])
+            turn = int(units.turn_of[row])
             if turn in seen_turns:
                 continue
             seen_turns.add(turn)
-            cid = snap.ids[row]
-            text, meta = snap.docs[cid]
+            cid, text, meta = units.hit(row)
             hits.append(Hit(cid, text, meta, round(float(fused[row]), 4), float(cosine[row])))
             if len(hits) == (k or self.settings.candidates):
                 break

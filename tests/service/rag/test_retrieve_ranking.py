@@ -39,7 +39,9 @@ Hon. Kim Lowe: We will add a grant for small villages next year, so that they ke
 """
 
 
-def ingest_one(tmp_path, embedder, name: str, text: str) -> Retriever:
+def ingest_one(tmp_path, embedder, name: str, text: str, windows: bool = False) -> Retriever:
+    """The retriever over one transcript; without `windows`, every turn is its own passage (these
+    tests rank turns: service/rag/passages.py puts a conversation's short turns together)."""
     folder = tmp_path / "hearings"
     folder.mkdir()
     (folder / name).write_text(text, encoding="utf-8")
@@ -47,7 +49,11 @@ def ingest_one(tmp_path, embedder, name: str, text: str) -> Retriever:
     client = ix.chroma_client(settings)
     report = sync_paths([folder], settings, embedder, client)
     assert report.transcripts == 1 and not report.skipped
-    return Retriever(settings, embedder, client)
+    retriever = Retriever(settings, embedder, client)
+    if not windows:
+        retriever.window_target = 0
+        retriever.refresh()
+    return retriever
 
 
 @pytest.fixture
@@ -57,7 +63,7 @@ def retriever(tmp_path, embedder):
 
 def test_words_said_together_outrank_the_same_words_apart(retriever):
     snap = retriever.snap
-    words, phrases, _ = retriever._keyword(snap, "What was said about long-term care homes?")
+    words, phrases, _ = retriever._keyword(snap, snap.passages, "What was said about long-term care homes?")
     row = {snap.docs[i][1][ix.K_SPEAKER]: n for n, i in enumerate(snap.ids) if snap.docs[i][1][ix.K_TURN] in (2, 3)}
     together, apart = row["Rosa Park"], row["Tom Hill"]
     assert words[apart] > 0 and words[together] > 0  # both turns hold every word of the question
@@ -68,7 +74,7 @@ def test_words_said_together_outrank_the_same_words_apart(retriever):
 
 def test_a_question_of_one_word_has_no_phrase_and_is_searched_by_words(retriever):
     snap = retriever.snap
-    words, phrases, _ = retriever._keyword(snap, "Grain?")
+    words, phrases, _ = retriever._keyword(snap, snap.passages, "Grain?")
     assert not phrases.any() and words.any()
     assert retriever.retrieve("Grain?", [], 1).hits[0].meta[ix.K_SPEAKER] == "Tom Hill"
 
