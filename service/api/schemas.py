@@ -13,7 +13,7 @@ from pydantic import (
     field_validator,
 )
 
-from service.api.unicode_text import lone_surrogate
+from service.rag.unicode_text import lone_surrogate
 
 
 def _unicode_text(text: object) -> object:
