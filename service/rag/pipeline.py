@@ -30,9 +30,9 @@ from starlette.concurrency import run_in_threadpool
 
 from ingest import store as ix
 from ingest.embed import load_embedder
-from service.api.schemas import ChatRequest, ChatResponse, Source
 from service.ops.metrics import observe_stage
 from service.rag import followup
+from service.rag.chat_types import ChatRequest, ChatResponse, Source
 from service.rag.errors import LLMError
 from service.rag.evidence import EvidenceBuilder
 from service.rag.extractive import Answer, ExtractiveAnswerer
