@@ -30,7 +30,6 @@ from anyio import to_thread
 
 from ingest import store as ix
 from ingest.embed import load_embedder
-from service.ops.metrics import observe_stage
 from service.rag import followup
 from service.rag.chat_types import ChatRequest, ChatResponse, Source
 from service.rag.errors import LLMError
@@ -43,6 +42,7 @@ from service.rag.rerank import Reranker, TopK
 from service.rag.response import Clock, build_response, to_sources
 from service.rag.retrieve import Retrieval, Retriever, Snapshot
 from service.rag.scope import Scope, resolve_scope
+from service.rag.stages import observe_stage
 
 
 # --- stream events ----------------------------------------------------------------------------
