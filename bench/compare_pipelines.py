@@ -78,8 +78,8 @@ def retrieval_row(cases: list[dict], passages: list[list[str]]) -> dict:
 
 # --- a. this service -----------------------------------------------------------------------------
 def run_service(folder: Path, chroma: Path, embedder, splits: dict[str, list[dict]], top_k: int) -> dict:
-    from service.api.schemas import ChatRequest
     from service.eval import metrics, score_case
+    from service.rag.chat_types import ChatRequest
     from service.rag.pipeline import build_pipeline
 
     load = load_text()

@@ -107,8 +107,8 @@ def index(corpus: Corpus, embedder, root: Path) -> dict:
 
 
 def ask_all(pipeline, cases: list[dict], scoped: bool) -> list[dict]:
-    from service.api.schemas import ChatRequest
     from service.eval import request_body, score_case
+    from service.rag.chat_types import ChatRequest
 
     out = []
     for c in cases:

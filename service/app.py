@@ -25,9 +25,10 @@ from service.edge.page_headers import PAGE_HEADERS, PageHeaders
 from service.edge.stack import install as install_edge
 from service.ops import store_health as store
 from service.ops.ingest_jobs import IngestManager
-from service.ops.metrics import MetricsMiddleware
+from service.ops.metrics import MetricsMiddleware, observe_stage
 from service.rag.errors import AnswerError
 from service.rag.pipeline import build_pipeline
+from service.rag.stages import observing
 
 STATIC = Path(__file__).parent / "static"
 DOCS_ASSETS = "/static/docs"  # Swagger UI's files, shipped by the fastapi-offline package
@@ -77,20 +78,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         app.state.settings = settings
-        await run_in_threadpool(store.wait_for_chroma, settings)  # bounded: CHROMA_CONNECT_*
-        lock = None
-        if not settings.client_server:  # embedded Chroma: this process is the only writer
-            lock = StoreLock(settings.chroma_path)
-            lock.acquire(kind="service", url=f"http://{settings.host}:{settings.port}")
-        try:
-            app.state.pipeline = build_pipeline(settings)
-            app.state.ingest = IngestManager(settings, app.state.pipeline.retriever)
-            log.info("ready: %d chunks", len(app.state.pipeline.retriever.docs))
-            yield
-        finally:
-            if lock:
-                lock.release()
-        await app.state.pipeline.aclose()
+        with observing(observe_stage):  # the answer path's stage times, into /metrics while the app runs
+            await run_in_threadpool(store.wait_for_chroma, settings)  # bounded: CHROMA_CONNECT_*
+            lock = None
+            if not settings.client_server:  # embedded Chroma: this process is the only writer
+                lock = StoreLock(settings.chroma_path)
+                lock.acquire(kind="service", url=f"http://{settings.host}:{settings.port}")
+            try:
+                app.state.pipeline = build_pipeline(settings)
+                app.state.ingest = IngestManager(settings, app.state.pipeline.retriever)
+                log.info("ready: %d chunks", len(app.state.pipeline.retriever.docs))
+                yield
+            finally:
+                if lock:
+                    lock.release()
+            await app.state.pipeline.aclose()
 
     app = FastAPI(
         title="Transcript chat",

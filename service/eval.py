@@ -138,7 +138,7 @@ def run_cases(cases: list[dict], url: str | None, top_k: int, settings=None, sco
                 responses.append(r.json())
     else:
         from ingest.settings import Settings
-        from service.api.schemas import ChatRequest
+        from service.rag.chat_types import ChatRequest
         from service.rag.pipeline import build_pipeline
 
         pipeline = build_pipeline(settings or Settings())

@@ -28,8 +28,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from sse_starlette import ServerSentEvent
 
-from service.api.schemas import ChatFilters, ChatRequest, ChatResponse, Text
 from service.api.sse import stream_failure
+from service.rag.chat_types import ChatFilters, ChatRequest, ChatResponse, Text
 from service.rag.errors import AnswerError
 from service.rag.pipeline import ChatEvent, DoneEvent, SourcesEvent, TokenEvent
 

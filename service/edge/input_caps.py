@@ -8,8 +8,8 @@ import re
 from fastapi import HTTPException
 
 from ingest.settings import Settings
-from service.api.schemas import ChatRequest
-from service.api.unicode_text import normalise
+from service.rag.chat_types import ChatRequest
+from service.rag.unicode_text import normalise
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

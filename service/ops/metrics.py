@@ -24,6 +24,7 @@ from prometheus_client import (
 )
 
 import ingest.metrics  # noqa: F401 - registers the ingest counters with the same registry
+from service.rag.stages import STAGES
 
 # python_info names the interpreter and its exact version: nothing a dashboard needs, and a
 # hint for an attacker (/metrics has no key). The process_* and python_gc_* series stay.
@@ -40,7 +41,6 @@ LATENCY = Histogram(
     "rag_http_request_duration_seconds", "Time from request to the end of the response, per endpoint.",
     ["method", "endpoint"], buckets=(*_FAST, 30.0, 60.0, 120.0),
 )
-STAGES = ("embed", "dense_search", "keyword_search", "fuse", "answer")
 STAGE = Histogram("rag_stage_duration_seconds", "Time spent per pipeline stage.", ["stage"],
                   buckets=(*_FAST, 30.0, 60.0))
 for _stage in STAGES:
@@ -54,22 +54,8 @@ CHROMA_UP = Gauge("rag_chroma_up", "1 when the last readiness check reached Chro
 
 
 def observe_stage(stage: str, seconds: float) -> None:
+    """The answer path's observer (service/rag/stages.py; the app's lifespan registers it)."""
     STAGE.labels(stage).observe(seconds)
-
-
-class Laps:
-    """Stage timing without re-indenting the code it times: `lap("x")` records the time since
-    the previous lap (or since creation) as stage x."""
-
-    __slots__ = ("t",)
-
-    def __init__(self) -> None:
-        self.t = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        STAGE.labels(stage).observe(now - self.t)
-        self.t = now
 
 
 def endpoint_of(scope) -> str:

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ingest import store as ix
 from ingest.speakers import plain
-from service.api.schemas import (
+from service.rag.library_types import (
     SpeakerSummary,
     TranscriptDetail,
     TranscriptList,

@@ -26,13 +26,12 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 
-from starlette.concurrency import run_in_threadpool
+from anyio import to_thread
 
 from ingest import store as ix
 from ingest.embed import load_embedder
-from service.api.schemas import ChatRequest, ChatResponse, Source
-from service.ops.metrics import observe_stage
 from service.rag import followup
+from service.rag.chat_types import ChatRequest, ChatResponse, Source
 from service.rag.errors import LLMError
 from service.rag.evidence import EvidenceBuilder
 from service.rag.extractive import Answer, ExtractiveAnswerer
@@ -43,6 +42,7 @@ from service.rag.rerank import Reranker, TopK
 from service.rag.response import Clock, build_response, to_sources
 from service.rag.retrieve import Retrieval, Retriever, Snapshot
 from service.rag.scope import Scope, resolve_scope
+from service.rag.stages import observe_stage
 
 
 # --- stream events ----------------------------------------------------------------------------
@@ -152,7 +152,7 @@ class ChatPipeline:
         that went away) cancels the LLM request with it.
         """
         if scope is None and request.filters is not None:
-            scope = await run_in_threadpool(self.scope, request)
+            scope = await to_thread.run_sync(self.scope, request)
         clock = Clock()
         generate = self.llm is not None
         standalone = None
@@ -163,7 +163,7 @@ class ChatPipeline:
                 if not self.fallback:
                     raise
                 generate = False  # quote instead
-        retrieval = await run_in_threadpool(self._retrieve, request, standalone, scope)
+        retrieval = await to_thread.run_sync(self._retrieve, request, standalone, scope)
         answer = self._generated(request, retrieval, standalone, clock) if generate else \
             self._quoted(request, retrieval, clock, sources_sent=False)
         async with aclosing(answer) as answer_events:
@@ -177,7 +177,7 @@ class ChatPipeline:
         clock.generating()
         # The evidence check: small models answer questions the sources do not cover; when the
         # evidence is too weak (or holds no answer of the kind asked for), the model is not asked.
-        check = await run_in_threadpool(self._quote, retrieval) if self.evidence_gate else None
+        check = await to_thread.run_sync(self._quote, retrieval) if self.evidence_gate else None
         if check is not None and check.abstained:
             clock.token()
             response = build_response(retrieval, check, "llm", standalone, check.evidence, clock.timings(retrieval))
@@ -204,7 +204,7 @@ class ChatPipeline:
                       sources_sent: bool) -> AsyncIterator[ChatEvent]:
         """The built-in answerer's answer as events (its sources carry the quoted sentences)."""
         clock.generating()
-        answer = await run_in_threadpool(self._quote, retrieval)
+        answer = await to_thread.run_sync(self._quote, retrieval)
         clock.token()  # the whole answer is ready at once (it is sent word by word right away)
         observe_stage("answer", clock.generation_seconds())
         answer = replace(answer, text=clean_answer(answer.text, self.link_hosts))

@@ -11,8 +11,8 @@ import time
 from collections.abc import Sequence
 
 from ingest import store as ix
-from service.api.schemas import ChatResponse, Source, Timings
 from service.rag import library
+from service.rag.chat_types import ChatResponse, Source, Timings
 from service.rag.citations import Checked
 from service.rag.extractive import Answer, Quote
 from service.rag.retrieve import Retrieval

@@ -44,10 +44,10 @@ from ingest import store as ix
 from ingest.embed import Embedder
 from ingest.settings import Settings
 from ingest.speakers import SpeakerNames
-from service.ops.metrics import Laps
 from service.rag import passages
 from service.rag.intent import who_is
 from service.rag.passages import Passages
+from service.rag.stages import Laps
 from service.rag.text import STOP, Tokenizer, pairs, query_text, words
 
 log = logging.getLogger("service")

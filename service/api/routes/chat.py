@@ -5,10 +5,10 @@ from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from service.api.deps import PipelineDep, SettingsDep
-from service.api.schemas import ChatRequest, ChatResponse
 from service.api.sse import chat_sse
 from service.edge.deadline import deadline, deadline_stream
 from service.edge.input_caps import check_input
+from service.rag.chat_types import ChatRequest, ChatResponse
 
 router = APIRouter(tags=["chat"])
 

@@ -15,9 +15,9 @@ from fastapi import APIRouter, HTTPException, Query, Response
 
 from service.api.deps import PipelineDep
 from service.api.rendered import json_response
-from service.api.schemas import TranscriptDetail, TranscriptList
 from service.rag import library
 from service.rag.library import Window
+from service.rag.library_types import TranscriptDetail, TranscriptList
 
 router = APIRouter(tags=["transcripts"])
 

@@ -91,8 +91,8 @@ def gate(request, tmp_path_factory, embedder):
     from ingest.settings import Settings
     from ingest.store import chroma_client
     from ingest.sync import sync_paths
-    from service.api.schemas import ChatRequest
     from service.eval import load_cases, metrics, score_case
+    from service.rag.chat_types import ChatRequest
     from service.rag.pipeline import build_pipeline
 
     root = tmp_path_factory.mktemp("qmsum-gate")

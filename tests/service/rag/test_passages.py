@@ -12,7 +12,7 @@ import pytest
 from ingest import store as ix
 from ingest.settings import Settings
 from ingest.sync import sync_paths
-from service.api.schemas import ChatRequest, ChatFilters
+from service.rag.chat_types import ChatFilters, ChatRequest
 from service.rag.passages import P_MEMBERS, P_SPEAKERS, pack
 from service.rag.pipeline import build_pipeline
 

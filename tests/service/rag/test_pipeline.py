@@ -19,8 +19,8 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from ingest import store as ix
-from service.api.schemas import ChatRequest
 from service.rag.abstain import ABSTAIN_TEXT
+from service.rag.chat_types import ChatRequest
 from service.rag.errors import LLMUnavailable
 from service.rag.evidence import EvidenceBuilder
 from service.rag.extractive import ExtractiveAnswerer

@@ -1,4 +1,4 @@
-"""Chat text normalisation (service/api/unicode_text.py): NFC without format characters, in
+"""Chat text normalisation (service/rag/unicode_text.py): NFC without format characters, in
 linear time on any text (issue 19, item 1), and lone surrogates found."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import unicodedata
 
 import pytest
 
-from service.api.unicode_text import CGJ, MAX_NON_STARTERS, lone_surrogate, normalise, stream_safe
+from service.rag.unicode_text import CGJ, MAX_NON_STARTERS, lone_surrogate, normalise, stream_safe
 
 READABLE = [
     "When was Alibaba Cloud started?",

@@ -1,0 +1,90 @@
+"""What service/rag/library.py answers: the transcripts of the index as a list (`GET /v1/transcripts`)
+and one transcript turn by turn (`GET /v1/transcripts/{id}`).
+
+Plain pydantic models, HTTP-free: library.py builds them from the index; service/api serves them
+as JSON (their OpenAPI schema is theirs).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class SpeakerSummary(BaseModel):
+    name: str = Field(description="The speaker's name as the index stores it (what `filters.speakers` matches).")
+    role: str | None = Field(None, description="Their role or affiliation as the transcript gives it, if any.")
+    turns: int = Field(description="How many turns they have in this transcript.")
+
+
+class TranscriptSummary(BaseModel):
+    id: str = Field(description="Transcript id: the file's path in the transcripts folder, without suffix "
+                    "(`sub/name` for a file in a subfolder). Use it in `filters.transcripts`.")
+    title: str
+    kind: str = Field(
+        description="`interview`: one interviewer's questions and the answers (a turn is an answer); "
+        "`conversation`: hearings, panels, podcasts (a turn is one speaker's turn).")
+    speakers: list[SpeakerSummary] = Field(
+        description="Who speaks, most turns first: the first `speakers` of them (a query parameter), "
+        "or with `q` those whose name holds it. `speaker_count` says how many there are in all.")
+    speaker_count: int = Field(0, description="How many speakers the transcript has in all.")
+    speakers_matching: int | None = Field(
+        None, description="With `q`: how many of its speakers' names hold it (null without `q`, or when "
+        "the transcript matched by its title, id or file name only).")
+    turns: int = Field(description="Number of turns (the title and intro not counted).")
+    chunks: int = Field(description="Passages indexed (a long turn is several).")
+    ingested_at: str | None = Field(None, description="When this version of the file was ingested "
+                                    "(ISO 8601, UTC); null if the index does not say.")
+    source: str | None = Field(None, description="The source file's name (never a path on the server).")
+    media_url: str | None = Field(None, description="The recording the transcript's intro names (a `Video:` or "
+                                  "`Audio:` line, or an address of a media file), if any.")
+
+
+class TranscriptList(BaseModel):
+    transcripts: list[TranscriptSummary] = Field(
+        description="A page of the transcripts of the index (those matching `q`, if given), by id.")
+    index_generation: int = Field(description="The index generation listed.")
+    total: int = Field(0, description="How many transcripts match (all of them without `q`): page "
+                       "through them with `offset` and `limit`.")
+    offset: int = Field(0, description="The position of the first transcript listed.")
+    limit: int | None = Field(None, description="The most transcripts one page lists.")
+    transcript_count: int = Field(0, description="Transcripts in the index.")
+    speaker_count: int = Field(0, description="Distinct speakers in the index.")
+
+
+class TranscriptTurn(BaseModel):
+    number: int = Field(description="Turn number (1-based).")
+    speaker: str
+    role: str | None = None
+    label: str | None = Field(None, description="The speaker label as the transcript writes it, if any.")
+    timestamp: str | None = Field(None, description="`HH:MM:SS` for subtitle formats, if any.")
+    text: str = Field(description="What was said: the turn's passages in order, joined by a space.")
+    spans: list[tuple[int, int]] = Field(
+        description="[start, end] character span of each passage in the transcript's text (one per passage).")
+    prompted_by: int | None = Field(
+        None, description="Conversations: the number of the turn (by another speaker) this one follows.")
+    question: str | None = Field(
+        None, description="Interviews: the question this answer answers (it is not a turn of its own).")
+    asked_by: str | None = Field(None, description="Interviews: who asked `question`, if known.")
+    media_url: str | None = Field(None, description="The transcript's recording at this turn's `timestamp`, "
+                                  "when it has both.")
+
+
+class TranscriptDetail(BaseModel):
+    id: str
+    title: str
+    kind: str = Field(description="`interview` or `conversation` (see GET /v1/transcripts).")
+    intro: str | None = Field(None, description="The text before the first turn (after the title), if any.")
+    turns: list[TranscriptTurn] = Field(
+        description="A page of its turns, in order: `limit` turns from `offset` (every turn of a "
+        "transcript shorter than the default page).")
+    total_turns: int = Field(0, description="How many turns the transcript has in all.")
+    offset: int = Field(0, description="The position (from 0) of the first turn in `turns`.")
+    limit: int | None = Field(None, description="The most turns one page holds.")
+    speakers: list[SpeakerSummary] = Field(
+        default_factory=list, description="A page of its speakers, most turns first (`speakers_offset`, "
+        "`speakers_limit`; with `speakers_q` those whose name holds it).")
+    speaker_count: int = Field(0, description="How many speakers the transcript has in all.")
+    speakers_matching: int | None = Field(
+        None, description="With `speakers_q`: how many of its speakers' names hold it.")
+    media_url: str | None = Field(None, description="The recording the transcript's intro names, if any.")
+    index_generation: int = Field(description="The index generation this was rebuilt from.")
