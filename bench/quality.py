@@ -43,9 +43,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.qmsum_common import (
-    EVAL,
     ROOT,
-    SHARED,
     code_state,
     load_text,
     log,
@@ -69,18 +67,10 @@ class Corpus:
 
 
 def corpora() -> dict[str, Corpus]:
-    own = ROOT / "eval"
-    return {c.name: c for c in [
-        Corpus("interview", SHARED / "data" / "transcripts",
-               [EVAL / "dev.jsonl", *sorted(own.glob("interview-*.jsonl"))], scoped=False),
-        Corpus("hearings", SHARED / "corpora" / "qmsum-committee",
-               [EVAL / "qmsum-train.jsonl", own / "hearings-extra.jsonl"], scoped=True,
-               val=EVAL / "qmsum-val.jsonl"),
-        Corpus("product", SHARED / "corpora" / "qmsum-product-train",
-               [EVAL / "qmsum-product-train.jsonl"], scoped=True),
-        Corpus("academic", SHARED / "corpora" / "qmsum-academic-train",
-               [EVAL / "qmsum-academic-train.jsonl"], scoped=True),
-    ]}
+    """The corpora of eval/corpora.toml (rag-tune reads the same file)."""
+    from service.tune import corpus_files
+
+    return {name: Corpus(name, c["folder"], c["cases"], c["scoped"], c["val"]) for name, c in corpus_files().items()}
 
 
 def read_cases(path: Path) -> list[dict]:

@@ -76,18 +76,11 @@ class Settings(BaseSettings):
     # --- retrieval and answering ---
     top_k: int = Field(5, ge=1, le=20, description="Passages returned when a request does not say.")
     candidates: int = Field(30, ge=5, le=200, description="Passages the retriever hands to the reranker.")
-    keyword_weight: float = Field(
-        1.2, ge=0.0, description="Weight of the standardised BM25 score in fusion (the cosine's is 1)."
+    params_file: Path | None = Field(
+        None, description="The fitted parameters of retrieval and answering (fusion weights, abstention, "
+        "passage size); unset: the shipped service/rag/params.json. Write another with rag-tune."
     )
     max_question_chars: int = Field(2000, ge=10, description="Longest question accepted.")
-    abstain_threshold: float = Field(
-        0.36,
-        ge=0.0,
-        le=1.0,
-        description="Below this evidence score the built-in answerer abstains; set from "
-        "`rag-eval CASES --calibrate` (midway between the weakest answerable and the strongest "
-        "unanswerable case's evidence).",
-    )
     answer_mode: Literal["extractive", "llm"] = Field(
         "extractive", description="`extractive` (built-in, no LLM) or `llm` (any OpenAI-compatible server)."
     )

@@ -1,7 +1,7 @@
 """Abstention, the one rule: when an answer says "not in the transcripts", and the words it uses.
 
-The built-in answerer abstains with ABSTAIN_TEXT when its best evidence is under the threshold
-(`should_abstain`); the answer prompt asks a model for ABSTAIN_PHRASE; `is_abstention` recognises
+The built-in answerer abstains with ABSTAIN_TEXT when the fitted abstention model gives its best
+evidence less than even odds of answering (`should_abstain`; service/rag/params.py); the answer prompt asks a model for ABSTAIN_PHRASE; `is_abstention` recognises
 either, or a model's paraphrase, in a finished answer.
 """
 
@@ -31,5 +31,5 @@ def is_abstention(text: str) -> bool:
 
 
 def should_abstain(evidence: float | None, threshold: float) -> bool:
-    """No evidence, or evidence weaker than ABSTAIN_THRESHOLD: say the transcripts do not cover it."""
+    """No evidence, or evidence under the bar: say the transcripts do not cover it."""
     return evidence is None or evidence < threshold

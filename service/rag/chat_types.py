@@ -94,17 +94,22 @@ class ChatRequest(BaseModel):
 
 class Source(BaseModel):
     n: int = Field(description="Citation number used in the answer as [n].")
-    id: str = Field(description="Stable chunk id (transcript + turn + piece).")
+    id: str = Field(description="Stable id of the passage's first turn (transcript + turn + piece).")
     transcript: str
     title: str
     question: str = Field(description="The interviewer question this passage answers.")
-    speaker: str
+    speaker: str = Field(description="Who says the sentence the answer quotes from this passage (else who "
+                         "says most of it).")
+    speakers: list[str] = Field(default_factory=list, description="Everyone who speaks in the passage, in order: "
+                                "a conversation's passage is several consecutive turns, each line opening "
+                                "with its speaker's name.")
     text: str
     score: float = Field(description="Fused relevance; higher is better.")
-    turn: int = 0
+    turn: int = Field(0, description="The turn of `speaker`'s quoted words (else the passage's first turn).")
+    last_turn: int = Field(0, description="The passage's last turn.")
     start: int = Field(0, description="Character span of the passage in its transcript file.")
     end: int = 0
-    timestamp: str = ""
+    timestamp: str = Field("", description="When `turn` starts in the recording, for subtitle formats.")
     quotes: list[str] = Field(default_factory=list, description="Sentences of this passage quoted in the answer.")
     media_url: str | None = Field(None, description="The recording the transcript names, opened at `timestamp` "
                                   "when the passage has one; null when the transcript names no recording.")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from service.rag.abstain import ABSTAIN_TEXT, should_abstain
 from service.rag.evidence import Evidence
 from service.rag.intent import asks_what_was_said, asks_who_is, asks_who_said, is_digest
+from service.rag.params import Params
 from service.rag.text import Tokenizer, words
 
 # What kind of answer a question asks for, and how to recognise a sentence that holds one.
@@ -117,7 +118,7 @@ class Answer:
     text: str
     abstained: bool
     quotes: list[Quote] = field(default_factory=list)
-    evidence: float = 0.0  # score of the best sentence: what the abstention threshold compares
+    evidence: float = 0.0  # the abstention model's odds that the passages answer (as a probability)
 
     @property
     def citations(self) -> list[int]:
@@ -129,6 +130,19 @@ class Answer:
         return self.abstained or bool(self.citations)
 
 
+# The evidence features of a question's best answer sentence, the abstention model's inputs
+# (service/rag/params.py): whether the transcripts answer it is fitted on them (rag-tune).
+EVIDENCE_FEATURES = (
+    "sentence",  # the best sentence's own score: cosine + lexical overlap (+ an interview answer's opening)
+    "lead",  # its passage's retrieval score less the best passage's (0 when it is the best passage)
+    "top",  # the best passage's retrieval score, in σ over the index
+    "unknown",  # the share of the question's specific topic words no transcript uses in any form
+    "missing",  # the IDF-weighted share of its topic words the passages never use
+    "names_only",  # the best sentence's passage shares only the question's names, none of its topic
+    "named",  # the question asks what a speaker it names said, and the best passage has their words
+)
+
+
 class ExtractiveAnswerer:
     """Score, rank and quote the sentences of the evidence's passages."""
 
@@ -136,22 +150,14 @@ class ExtractiveAnswerer:
     passage_weight = 0.4  # per σ of the fused retrieval score (service/rag/retrieve.py)
     opening_weight = 0.6
     margin = 0.25
-    unknown_weight = 1.0  # evidence lost per share of the question's topic no transcript mentions
-    missing_weight = 0.2  # evidence lost per (IDF-weighted) share of the topic the passages never use
     max_sentences = 3
     # another passage's best sentence is quoted too (what was said, not a typed fact) when it
     # answers within this of the best one: the same point made in another turn, or by another speaker
     other_passage_margin = 0.2
-    # "What did X say about Y?" and the best passage is X's: the bar to quote it is this much lower
-    # (the user asked for X's words, and the closest ones are the answer to judge; on qmsum-train,
-    # false abstentions 0.060 -> 0.042 and no unanswerable question of any set answered)
-    named_relief = 0.1
-    # the best sentence's passage shares only the question's names, none of its other topic
-    # words ("What is the weather in Paris?" and a petition on the Paris Agreement): evidence lost
-    names_only_weight = 0.2
 
-    def __init__(self, threshold: float):
-        self.threshold = threshold
+    def __init__(self, params: Params):
+        params.check("abstention", params.abstention.weights, EVIDENCE_FEATURES)
+        self.params = params
 
     def score_sentences(self, evidence: Evidence) -> list[Quote]:
         """Score each sentence of the passages as an answer to the question.
@@ -181,29 +187,77 @@ class ExtractiveAnswerer:
                 quotes.append(Quote(passage.n, s.text, s.start, s.end, score, base, s.speaker or passage.speaker))
         return quotes
 
+    @staticmethod
+    def answering(evidence: Evidence, quotes: list[Quote]) -> list[Quote]:
+        """The sentences that may answer: when the question names speakers and asks what they
+        said, their sentences (another speaker's line in the same passage, "Thank you, Mr.
+        Poilievre.", is not what they said), if the passages hold any."""
+        if evidence.speakers and asks_what_was_said(evidence.question):
+            return [q for q in quotes if q.speaker in evidence.speakers] or quotes
+        return quotes
+
+    @staticmethod
+    def best(question: str, quotes: list[Quote]) -> tuple[Quote | None, list[Quote], list[Quote]]:
+        """The best sentence of the kind asked for (None: no sentence holds one), the sentences
+        of that kind best first, and all of them best first."""
+        kind = answer_type(question)
+        ranked = sorted(quotes, key=lambda q: -q.score)
+        who_said = asks_who_said(question)
+        typed = [q for q in ranked if holds_type(kind, q.text, question) or (who_said and names_a_speaker(q, question))]
+        return (typed[0] if typed else None), typed, ranked
+
+    def features(self, evidence: Evidence, best: Quote) -> dict[str, float]:
+        """The evidence features (EVIDENCE_FEATURES) of the best sentence."""
+        passage = next(p for p in evidence.passages if p.n == best.n)
+        top = evidence.passages[0]
+        said = {top.speaker} | {s.speaker for s in top.sentences}
+        return {
+            "sentence": best.base,
+            "lead": passage.score - top.score,
+            "top": top.score,
+            "unknown": evidence.unknown,
+            "missing": evidence.missing,
+            # (not when the question names the speaker: what X said about Swansea University may
+            # well be only about Swansea University)
+            "names_only": float(passage.names_only and best.speaker not in evidence.speakers),
+            "named": float(bool(said & evidence.speakers) and asks_what_was_said(evidence.question)),
+        }
+
+    def evidence_features(self, evidence: Evidence) -> dict[str, float] | None:
+        """The features the abstention model weighs for this evidence: those of the best sentence
+        (of a digest: the sentence that answers best on its own). None: nothing to weigh (no
+        sentence of the kind asked for, or a pinned follow-up, which quotes the turns it points at)."""
+        if evidence.pinned:
+            return None
+        quotes = self.answering(evidence, self.score_sentences(evidence))
+        if is_digest(evidence.question):
+            best = max(quotes, key=lambda q: q.base, default=None)
+        else:
+            best, _, _ = self.best(evidence.question, quotes)
+        return self.features(evidence, best) if best else None
+
+    def odds(self, evidence: Evidence, quote: Quote) -> float:
+        """The abstention model's probability that `quote` answers the question."""
+        return self.params.abstention.probability(self.features(evidence, quote))
+
     def answer(self, evidence: Evidence) -> Answer:
         """Quote the best sentence of the kind asked for, with what completes it, or abstain; a
         digest for "summarize …"; the speakers and their words for "who said …"."""
         quotes = self.score_sentences(evidence)
         if evidence.pinned:
             return self.pinned(quotes, evidence.pinned)
-        penalty = self.unknown_weight * evidence.unknown + self.missing_weight * evidence.missing
+        quotes = self.answering(evidence, quotes)
         if is_digest(evidence.question):
-            return self.digest(quotes, penalty)
+            return self.digest(evidence, quotes)
         question = evidence.question
         kind = answer_type(question)
-        ranked = sorted(quotes, key=lambda q: -q.score)
         who_said = asks_who_said(question)
-        typed = [q for q in ranked if holds_type(kind, q.text, question) or (who_said and names_a_speaker(q, question))]
-        best = typed[0] if typed else None
-        # (not when the question names the speaker: what X said about Swansea University may
-        # well be only about Swansea University)
-        if best and best.speaker not in evidence.speakers and any(
-                p.names_only for p in evidence.passages if p.n == best.n):
-            penalty += self.names_only_weight
-        strength = best.score - penalty if best else None
-        if should_abstain(strength, self.threshold - self.relief(evidence)):
-            return Answer(ABSTAIN_TEXT, True, evidence=round(strength or 0.0, 4))
+        best, typed, ranked = self.best(question, quotes)
+        if best is None:  # no sentence holds the kind of answer asked for
+            return Answer(ABSTAIN_TEXT, True, evidence=0.0)
+        strength = self.odds(evidence, best)
+        if should_abstain(strength, 0.5):
+            return Answer(ABSTAIN_TEXT, True, evidence=round(strength, 4))
         if who_said:
             chosen = [best] + [q for q in typed if q.speaker != best.speaker and q.score >= best.score - self.margin]
             return self.by_speaker(self.one_per_passage(chosen)[: self.max_sentences], strength)
@@ -231,20 +285,14 @@ class ExtractiveAnswerer:
         body = " ".join(f"“{q.text}” [{q.n}]" for q in chosen)
         return Answer(f"{speaker}: {body}" if speaker else body, False, chosen, round(strength, 4))
 
-    def relief(self, evidence: Evidence) -> float:
-        """How much lower the bar is: `named_relief` when the question asks what a speaker it names
-        said and the best passage is that speaker's words."""
-        first = evidence.passages[0] if evidence.passages else None
-        said = {first.speaker} | {s.speaker for s in first.sentences} if first else set()
-        named = bool(said & evidence.speakers) and asks_what_was_said(evidence.question)
-        return self.named_relief if named else 0.0
-
-    def digest(self, quotes: list[Quote], penalty: float = 0.0) -> Answer:
-        """The main points across the passages: the best sentence of each passage that answers
-        at all, grouped by speaker (in the order they first appear)."""
+    def digest(self, evidence: Evidence, quotes: list[Quote]) -> Answer:
+        """The main points across the passages: the best sentence of each passage, where the
+        abstention model says it answers on its own, grouped by speaker (in the order they first
+        appear)."""
         ranked = self.one_per_passage(sorted(quotes, key=lambda q: -q.base))
-        chosen = [q for q in ranked if q.base - penalty >= self.threshold]
-        strength = max((q.base for q in quotes), default=0.0) - penalty
+        odds = [self.odds(evidence, q) for q in ranked]
+        chosen = [q for q, p in zip(ranked, odds) if not should_abstain(p, 0.5)]
+        strength = max(odds, default=0.0)
         if not chosen:
             return Answer(ABSTAIN_TEXT, True, evidence=round(strength, 4))
         return self.by_speaker(sorted(chosen, key=lambda q: q.n), strength)

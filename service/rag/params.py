@@ -9,8 +9,8 @@ the service pointed at the result with PARAMS_FILE.
 - `fusion`: the weight of each relevance feature of a passage (service/rag/retrieve.py, FEATURES),
   fitted by pairwise logistic regression: a passage that holds the answer against one that does not.
 - `abstention`: a logistic model over the evidence features (service/rag/extractive.py,
-  EVIDENCE_FEATURES) giving the odds that the transcripts answer the question; the built-in answerer
-  declines below even odds.
+  EVIDENCE_FEATURES) giving the odds that a sentence answers the question; the built-in answerer
+  declines below even odds, and a digest quotes a passage's best sentence at even odds or better.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ class Params:
     window_limit: int
     fusion: dict[str, float]  # feature name -> weight
     abstention: Logistic
-    sentence_bar: float  # a digest quotes a passage's best sentence when its evidence reaches this
     fitted: dict = field(default_factory=dict)  # how and on what (for people; not read)
 
     def to_json(self) -> dict:
@@ -58,26 +57,25 @@ class Params:
             "windows": {"target": self.window_target, "limit": self.window_limit},
             "fusion": self.fusion,
             "abstention": {"bias": self.abstention.bias, "weights": self.abstention.weights},
-            "sentence_bar": self.sentence_bar,
             "fitted": self.fitted,
         }
 
     @classmethod
-    def from_json(cls, data: dict, fusion_features: tuple[str, ...] = (),
-                  evidence_features: tuple[str, ...] = ()) -> Params:
+    def from_json(cls, data: dict) -> Params:
         if data.get("version") != VERSION:
             raise ParamsError(f"parameter file version {data.get('version')!r}; this service reads version "
                               f"{VERSION} (re-fit with rag-tune)")
-        fusion = {k: float(v) for k, v in data["fusion"].items()}
         ab = data["abstention"]
-        abstention = Logistic({k: float(v) for k, v in ab["weights"].items()}, float(ab["bias"]))
-        for what, names, known in (("fusion", fusion, fusion_features), ("abstention", abstention.weights,
-                                                                          evidence_features)):
-            if known and set(names) - set(known):
-                raise ParamsError(f"{what} weights for unknown features {sorted(set(names) - set(known))}; "
-                                  f"known: {list(known)}")
-        return cls(int(data["windows"]["target"]), int(data["windows"]["limit"]), fusion, abstention,
-                   float(data["sentence_bar"]), data.get("fitted", {}))
+        return cls(int(data["windows"]["target"]), int(data["windows"]["limit"]),
+                   {k: float(v) for k, v in data["fusion"].items()},
+                   Logistic({k: float(v) for k, v in ab["weights"].items()}, float(ab["bias"])),
+                   data.get("fitted", {}))
+
+    def check(self, what: str, weights: dict[str, float], features: tuple[str, ...]) -> None:
+        """ParamsError unless `weights` are for some of `features` (a file fitted on other features)."""
+        if unknown := set(weights) - set(features):
+            raise ParamsError(f"{what} weights for unknown features {sorted(unknown)}; this service computes "
+                              f"{list(features)} (re-fit with rag-tune)")
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
@@ -86,11 +84,7 @@ class Params:
 @lru_cache(maxsize=8)
 def load(path: Path | None = None) -> Params:
     """The parameters in `path` (None: the shipped file), read once."""
-    from service.rag.extractive import EVIDENCE_FEATURES
-    from service.rag.retrieve import FEATURES
-
     try:
-        data = json.loads((path or SHIPPED).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise ParamsError(f"cannot read the parameter file {path or SHIPPED}: {e}") from e
-    return Params.from_json(data, FEATURES, EVIDENCE_FEATURES)
+        return Params.from_json(json.loads((path or SHIPPED).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ParamsError(f"cannot read the parameter file {path or SHIPPED}: {e!r}") from e

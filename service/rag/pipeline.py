@@ -38,6 +38,7 @@ from service.rag.extractive import Answer, ExtractiveAnswerer
 from service.rag.filters import SafeAnswer
 from service.rag.links import clean_answer
 from service.rag.llm import LLMAnswerer, Prepared
+from service.rag.params import Params
 from service.rag.rerank import Reranker, TopK
 from service.rag.response import Clock, build_response, to_sources
 from service.rag.retrieve import Retrieval, Retriever, Snapshot
@@ -124,11 +125,26 @@ class ChatPipeline:
             candidates = self.retriever.retrieve(standalone, [], scope=scope)
         elif request.history:
             follow = followup.resolve(earlier_turns(request), request.question, self.live_snapshot(), scope)
-            candidates = self.retriever.retrieve(follow.question, [], scope=follow.scope)
+            # a follow-up that points at turns ("what did she say next?") is answered by turns
+            candidates = self.retriever.retrieve(follow.question, [], scope=follow.scope,
+                                                 single_turns=bool(follow.next_turn or follow.near))
             candidates = followup.arrange(candidates, follow)
         else:
             candidates = self.retriever.retrieve(request.question, [], scope=scope)
         return self.reranker.rerank(candidates, request.top_k or self.default_k)
+
+    def use(self, params: Params) -> None:
+        """Answer with these parameters from now on (rag-tune tries candidates on one index)."""
+        windows = (params.window_target, params.window_limit) != (self.answerer.params.window_target,
+                                                                  self.answerer.params.window_limit)
+        self.retriever.params = self.answerer.params = params
+        if windows:
+            self.retriever.refresh()
+
+    def evidence_features(self, request: ChatRequest) -> dict[str, float] | None:
+        """What the abstention model weighs for this request (rag-tune fits it on these)."""
+        scope = self.scope(request)
+        return self.answerer.evidence_features(self.evidence.build(self._retrieve(request, None, scope)))
 
     def _quote(self, retrieval: Retrieval) -> Answer:
         """The built-in answerer on the evidence of the passages (quotes, or an abstention)."""
@@ -284,6 +300,6 @@ def build_pipeline(settings) -> ChatPipeline:
         from service.rag.llm import build_llm_answerer
 
         llm = build_llm_answerer(settings)
-    return ChatPipeline(retriever, EvidenceBuilder(embedder), ExtractiveAnswerer(settings.abstain_threshold),
+    return ChatPipeline(retriever, EvidenceBuilder(embedder), ExtractiveAnswerer(retriever.params),
                         settings.top_k, llm=llm, fallback=settings.llm_fallback,
                         evidence_gate=settings.llm_evidence_gate, link_hosts=tuple(settings.answer_link_hosts))

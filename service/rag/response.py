@@ -15,27 +15,43 @@ from service.rag import library
 from service.rag.chat_types import ChatResponse, Source, Timings
 from service.rag.citations import Checked
 from service.rag.extractive import Answer, Quote
-from service.rag.retrieve import Retrieval
+from service.rag.passages import P_LAST_TURN, members_of, speakers_of
+from service.rag.retrieve import Hit, Retrieval
 
 
 def to_sources(retrieval: Retrieval, quotes: Sequence[Quote] = ()) -> list[Source]:
     """The passages as numbered sources, each with the sentences of it that the answer quotes (and
-    the transcript's recording at the passage's time, when the transcript names one)."""
+    the transcript's recording at the passage's time, when the transcript names one). A source's
+    speaker, turn and time are those of the turn its first quote is from: a citation opens where
+    the quoted words were said."""
     media = library.media_urls(retrieval.snapshot) if retrieval.hits else {}
     out = []
     for n, hit in enumerate(retrieval.hits, 1):
         m = hit.meta
+        quoted = [q for q in quotes if q.n == n]
+        turn = quoted_turn(retrieval, hit, quoted[0]) if quoted else m
         out.append(
             Source(
                 n=n, id=hit.id, transcript=m.get(ix.K_TRANSCRIPT, ""), title=m.get(ix.K_TITLE, ""),
-                question=m.get(ix.K_QUESTION, ""), speaker=m.get(ix.K_SPEAKER, ""), text=hit.text,
-                score=hit.score, turn=m.get(ix.K_TURN, 0), start=m.get(ix.K_START, 0),
-                end=m.get(ix.K_END, 0), timestamp=m.get(ix.K_TIMESTAMP, ""),
-                quotes=[q.text for q in quotes if q.n == n],
-                media_url=library.media_at(media.get(m.get(ix.K_TRANSCRIPT, "")), m.get(ix.K_TIMESTAMP, "")),
+                question=m.get(ix.K_QUESTION, ""), speaker=turn.get(ix.K_SPEAKER, ""),
+                speakers=list(speakers_of(m)), text=hit.text, score=hit.score, turn=turn.get(ix.K_TURN, 0),
+                last_turn=m.get(P_LAST_TURN, m.get(ix.K_TURN, 0)), start=m.get(ix.K_START, 0),
+                end=m.get(ix.K_END, 0), timestamp=turn.get(ix.K_TIMESTAMP, ""),
+                quotes=[q.text for q in quoted],
+                media_url=library.media_at(media.get(m.get(ix.K_TRANSCRIPT, "")), turn.get(ix.K_TIMESTAMP, "")),
             )
         )
     return out
+
+
+def quoted_turn(retrieval: Retrieval, hit: Hit, quote: Quote) -> dict:
+    """The metadata of the turn of `hit`'s passage that holds `quote` (by its span in the file)."""
+    docs = retrieval.snapshot.docs
+    for cid in members_of(hit.meta, hit.id):
+        meta = docs.get(cid, ("", hit.meta))[1]
+        if meta.get(ix.K_START, 0) <= quote.start < meta.get(ix.K_END, 0):
+            return meta
+    return hit.meta
 
 
 class Clock:

@@ -1,24 +1,20 @@
 """Hybrid retrieval: the candidate passages for a question, best first.
 
-Each chunk gets one relevance score, computed exactly over the whole index generation:
+A passage (service/rag/passages.py) is a window of a conversation's turns, an interview answer, or
+an intro. Each gets one relevance score, computed exactly over the whole index generation: the
+weighted sum of its FEATURES (keyword and phrase BM25, the cosine to the question, the share said
+by a speaker the question names, and how much its transcript is about the question), with the
+weights fitted on train splits of four corpora (service/rag/params.py, `rag-tune`), in units of
+the sum's spread over the index. Standardised features (z over all passages) keep the weights
+independent of the embedding model's cosine scale.
 
-    z(BM25) * KEYWORD_WEIGHT + z(cosine)                       the passage itself
-    + PHRASE_WEIGHT * z(BM25 over adjacent word pairs)         its phrases ("wage subsidy")
-    + SPEAKER_BOOST σ   for chunks spoken by a speaker the question names ("What did Ste-Marie say…");
-                        a chunk shorter than SHORT_CHARS gets its share (a bare "Yes." says nothing
-                        about what was asked, and must not outrank the speaker's real answers)
-    + TRANSCRIPT_PRIOR σ * z(the transcript's best chunk scores)     the sitting the question is about
-    + TRANSCRIPT_KEYWORDS σ * z(BM25 of the question over whole transcripts, titles included)
-
-z() standardises a score over all chunks, σ is the spread of the fused score. BM25 reads each
-chunk with its speaker's name and the end of the turn it answers; the question is searched
-without its phrasing words ("summarize", "what did … say"). The phrase index is a second BM25
-over the same text read as pairs of adjacent content words: a passage that says "long-term care"
-beats one that says "long" and "care" apart. At most one piece of a turn is
-returned. Measured on the 36 committee hearings (bench/qmsum_lab): this beats reciprocal-rank
-fusion and either retriever alone. The chunk vectors of a generation are read from Chroma once,
-into the `Snapshot`; a question costs one encode and a few matrix products, at any corpus size
-that fits in memory (4 bytes x 384 per chunk).
+BM25 reads each passage with its speakers' names and the end of the turn before it; the question
+is searched without its phrasing words ("summarize", "what did … say"). The phrase index is a
+second BM25 over the same text read as pairs of adjacent content words: a passage that says
+"long-term care" beats one that says "long" and "care" apart. At most one piece of a turn is
+returned. The vectors of a generation are read from Chroma once, into the `Snapshot`; a question
+costs one encode and a few matrix products, at any corpus size that fits in memory (4 bytes x 384
+per turn, twice: turns and windows).
 
 Every candidate comes back, sorted by that score: choosing the passages to answer from is the next
 stage's work (service/rag/rerank.py). A `Snapshot` is one index generation as read from Chroma,
@@ -44,6 +40,7 @@ from ingest import store as ix
 from ingest.embed import Embedder
 from ingest.settings import Settings
 from ingest.speakers import SpeakerNames
+from service.rag import params as params_file
 from service.rag import passages
 from service.rag.intent import who_is
 from service.rag.passages import Passages
@@ -74,13 +71,19 @@ def is_follow_up(question: str) -> bool:
             or (len(content) == 1 and len(ws) <= 2))
 
 
-SPEAKER_BOOST = 3.0  # σ added to the chunks of a speaker the question names
-SHORT_CHARS = 100  # a named speaker's chunk shorter than this gets len/SHORT_CHARS of the boost
-TRANSCRIPT_PRIOR = 0.5  # σ per z of the transcript's mean top-PRIOR_TOP chunk score
+# The relevance features of a passage, in the columns of `Retriever.features`; their weights are
+# fitted (service/rag/params.py, rag-tune).
+FEATURES = (
+    "keywords",  # z(BM25 of the question over the passage: its text, speakers, the turn it follows)
+    "meaning",  # z(cosine of the question and the passage)
+    "phrases",  # z(BM25 over adjacent word pairs: "long-term care" said together)
+    "speaker",  # the share of the passage said by a speaker the question names (SHORT_CHARS: all of it)
+    "transcript",  # z(the transcript's mean top-PRIOR_TOP keywords + meaning): the sitting it is about
+    "transcript_keywords",  # z(BM25 of the question over the whole transcript, title included)
+)
+SHORT_CHARS = 100  # a named speaker's words count whole from this long ("Yes." gets 4/100)
 PRIOR_TOP = 20
-TRANSCRIPT_KEYWORDS = 0.6  # σ per z of the question's BM25 over whole transcripts
-PHRASE_WEIGHT = 0.2  # per z of the BM25 over adjacent word pairs (chosen on qmsum-train)
-CONTEXT_CHARS = 200  # how much of the turn a chunk answers goes into its keyword text
+CONTEXT_CHARS = 200  # how much of the turn a passage follows goes into its keyword text
 BM25_K1, BM25_B = 1.2, 0.5  # turns vary from "Thank you." to pages: length counts only half
 
 
@@ -164,9 +167,11 @@ class Snapshot:
     def speaker_rows(self) -> dict[str, np.ndarray]:
         return self.passages.speaker_rows
 
-    def units(self, scope) -> Passages:
+    def units(self, scope, single_turns: bool = False) -> Passages:
         """The passages a scope is searched over: single turns when it names speakers."""
-        return self.turns if scope is not None and scope.speakers is not None else self.passages
+        if single_turns or (scope is not None and scope.speakers is not None):
+            return self.turns
+        return self.passages
 
 
 _THE_INTERVIEWEE = re.compile(r"\bthe (?:interviewee|guest|person (?:being )?interviewed)\b", re.IGNORECASE)
@@ -219,7 +224,8 @@ class Retriever:
         self._lock = threading.Lock()
         self._checked = 0.0
         self._pool = ThreadPoolExecutor(4, thread_name_prefix="search")  # keyword scores beside the encode
-        self.window_target, self.window_limit = passages.WINDOW_TARGET, passages.WINDOW_LIMIT
+        self.params = params_file.load(settings.params_file)
+        self.params.check("fusion", self.params.fusion, FEATURES)
         state = ix.read_state(client, settings)
         ix.check_model(state, settings, ix.store_label(settings))
         self.snap = self._load(state)
@@ -254,7 +260,7 @@ class Retriever:
         corpus = [self.tokenizer.tokens(keyword_text(docs[i][0], docs[i][1])) for i in ids]
         turns = passages.build(ids, docs, vectors, corpus, code, windowed=False)
         windows = passages.build(ids, docs, vectors, corpus, code, windowed=True,
-                                 target=self.window_target, limit=self.window_limit)
+                                 target=self.params.window_target, limit=self.params.window_limit)
         transcript_bm25 = None
         idf: dict[str, float] = {}
         if ids:
@@ -320,47 +326,75 @@ class Retriever:
         laps.lap("keyword_search")
         return scores, phrases, whole
 
-    def _score(self, snap: Snapshot, units: Passages, keyword: tuple[np.ndarray, np.ndarray, np.ndarray],
-               vec: np.ndarray, named: set[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The fused score of every passage (see the module docstring), and each passage's cosine."""
+    def weights(self) -> np.ndarray:
+        """The fitted weight of each feature, in FEATURES order."""
+        return np.array([self.params.fusion.get(name, 0.0) for name in FEATURES])
+
+    def _features(self, snap: Snapshot, units: Passages, keyword: tuple[np.ndarray, np.ndarray, np.ndarray],
+                  vec: np.ndarray, named: set[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Every passage's features (one row each, columns in FEATURES order), and its cosine."""
         laps = Laps()
         passage_bm25, phrase_bm25, whole_bm25 = keyword
         cosine = units.vectors @ vec.astype(np.float32)
-        fused = self.settings.keyword_weight * zscore(passage_bm25) + zscore(cosine.astype(np.float64))
+        feats = np.zeros((len(units.ids), len(FEATURES)))
+        feats[:, 0] = zscore(passage_bm25)
+        feats[:, 1] = zscore(cosine.astype(np.float64))
         if phrase_bm25.any():
-            fused += PHRASE_WEIGHT * zscore(phrase_bm25)
+            feats[:, 2] = zscore(phrase_bm25)
         laps.lap("dense_search")
-        sigma = float(fused.std()) or 1.0
         for name in named:
-            rows = units.speaker_rows[name]
-            fused[rows] += SPEAKER_BOOST * sigma * np.minimum(1.0, units.speaker_chars[name] / SHORT_CHARS)
+            feats[units.speaker_rows[name], 3] += np.minimum(1.0, units.speaker_chars[name] / SHORT_CHARS)
         n_transcripts = len(snap.transcript_ids)
         if n_transcripts > 1:
-            best = top_mean(fused, units.transcript_of, n_transcripts, PRIOR_TOP)
-            fused += TRANSCRIPT_PRIOR * sigma * zscore(best)[units.transcript_of]
+            best = top_mean(feats[:, 0] + feats[:, 1], units.transcript_of, n_transcripts, PRIOR_TOP)
+            feats[:, 4] = zscore(best)[units.transcript_of]
             if whole_bm25.any():
-                fused += TRANSCRIPT_KEYWORDS * sigma * zscore(whole_bm25)[units.transcript_of]
+                feats[:, 5] = zscore(whole_bm25)[units.transcript_of]
         laps.lap("fuse")
-        return fused / sigma, cosine
+        return feats, cosine
+
+    def _score(self, snap: Snapshot, units: Passages, keyword: tuple[np.ndarray, np.ndarray, np.ndarray],
+               vec: np.ndarray, named: set[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The fused score of every passage, in units of its spread over the index, and its cosine."""
+        feats, cosine = self._features(snap, units, keyword, vec, named)
+        fused = feats @ self.weights()
+        return fused / (float(fused.std()) or 1.0), cosine
+
+    def _query(self, question: str, snap: Snapshot) -> tuple[str, str | None]:
+        """The question as searched, and the person it asks about ("What is X's job title?" is
+        answered where X is introduced, as "Who is X?")."""
+        question = name_the_interviewee(question, snap)
+        if person := who_is(question):
+            question = f"Who is {person}?"
+        return question, person
+
+    def features(self, question: str, scope=None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The features of every passage (rows of `snap.units(scope)`) for a question asked
+        alone, and the scope's mask (None: every row): what rag-tune fits the weights on."""
+        snap = self.snap
+        question, person = self._query(question, snap)
+        units = snap.units(scope)
+        named = set() if person else snap.speakers.mentioned(question) & set(units.speaker_rows)
+        vec = self.embedder.encode([query_text(question)])[0]
+        feats, _ = self._features(snap, units, self._keyword(snap, units, question), vec, named)
+        return feats, units.rows_in(scope, snap.transcript_ids)
 
     def retrieve(self, question: str, history: list[str] | None = None, k: int | None = None,
-                 scope=None) -> Retrieval:
-        """Candidate chunks for the question, best fused score first, at most one piece of a turn
+                 scope=None, single_turns: bool = False) -> Retrieval:
+        """Candidate passages for the question, best fused score first, at most one piece of a turn
         (at most k; None: CANDIDATES of them). `scope` (service/rag/scope.py) limits them to some
-        transcripts or speakers.
+        transcripts or speakers; `single_turns`: every turn its own passage (no windows).
 
         A follow-up is also searched with the turn before it; a chunk keeps its better score.
         """
         started = time.perf_counter()
         self.maybe_refresh(self.settings.index_check_seconds)  # another worker or process re-ingested?
         snap = self.snap
-        question = name_the_interviewee(question, snap)
-        if person := who_is(question):  # "What is X's job title?": where X is introduced, as "Who is X?"
-            question = f"Who is {person}?"
+        question, person = self._query(question, snap)
         queries = [question]
         if history and is_follow_up(question):
             queries.append(f"{history[-1]} {question}")
-        units = snap.units(scope)
+        units = snap.units(scope, single_turns)
         if not units.ids:
             vec = self.embedder.encode([question])[0]
             return Retrieval(question, queries[-1], [], vec, (time.perf_counter() - started) * 1000, snap)

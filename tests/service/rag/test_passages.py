@@ -18,16 +18,16 @@ from service.rag.pipeline import build_pipeline
 
 
 def test_short_items_join_the_next_until_the_target():
-    assert pack([600, 10, 10, 600], target=500, limit=1800) == [range(0, 1), range(1, 4)]
+    assert pack([600, 10, 10, 600], target=500, limit=1800) == [range(1), range(1, 4)]
 
 
 def test_a_short_last_window_joins_the_one_before():
-    assert pack([600, 10], target=500, limit=1800) == [range(0, 2)]
+    assert pack([600, 10], target=500, limit=1800) == [range(2)]
 
 
 def test_a_window_never_grows_past_the_limit():
-    assert pack([1000, 1000, 1000], target=2000, limit=1800) == [range(0, 1), range(1, 2), range(2, 3)]
-    assert pack([100, 1750], target=500, limit=1800) == [range(0, 1), range(1, 2)]
+    assert pack([1000, 1000, 1000], target=2000, limit=1800) == [range(1), range(1, 2), range(2, 3)]
+    assert pack([100, 1750], target=500, limit=1800) == [range(1), range(1, 2)]
 
 
 def test_every_item_is_in_exactly_one_window_in_order():

@@ -4,6 +4,8 @@ turns (a bare "Yes." does not outrank what the speaker said about the subject)."
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ingest import store as ix
@@ -51,7 +53,7 @@ def ingest_one(tmp_path, embedder, name: str, text: str, windows: bool = False) 
     assert report.transcripts == 1 and not report.skipped
     retriever = Retriever(settings, embedder, client)
     if not windows:
-        retriever.window_target = 0
+        retriever.params = replace(retriever.params, window_target=0)
         retriever.refresh()
     return retriever
 
