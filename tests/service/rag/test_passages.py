@@ -5,6 +5,7 @@ ingest of a small meeting (real model, Chroma under tmp_path)."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -40,7 +41,7 @@ def test_every_item_is_in_exactly_one_window_in_order():
             size = sum(lengths[i] for i in w)
             assert size <= 1800 or len(w) == 1
         # no window under the target unless the one after could not join it, or it is the only one
-        for a, b in zip(windows, windows[1:]):
+        for a, b in itertools.pairwise(windows):
             if sum(lengths[i] for i in a) < 500:
                 assert sum(lengths[i] for i in a) + lengths[b.start] > 1800
 
