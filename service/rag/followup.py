@@ -22,7 +22,8 @@ import re
 from dataclasses import dataclass, replace
 
 from ingest import store as ix
-from service.rag.retrieve import Hit, Retrieval, Snapshot, is_follow_up, name_the_interviewee
+from service.rag.anaphora import is_follow_up
+from service.rag.retrieve import Hit, Retrieval, Snapshot, name_the_interviewee
 from service.rag.scope import Scope
 from service.rag.text import STOP, content_words
 

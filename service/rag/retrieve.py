@@ -45,32 +45,12 @@ from ingest.embed import Embedder
 from ingest.settings import Settings
 from ingest.speakers import SpeakerNames
 from service.ops.metrics import Laps
+from service.rag.anaphora import is_follow_up
 from service.rag.intent import who_is
-from service.rag.text import STOP, Tokenizer, pairs, query_text, words
+from service.rag.text import Tokenizer, pairs, query_text, words
 
 log = logging.getLogger("service")
 LOAD_PAGE = 5000  # chunk records read from Chroma per call when building the keyword index
-# Words that make a question lean on the conversation before it ("Where did he work before?").
-ANAPHORA = {
-    "he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs", "it", "its",
-    "this", "that", "these", "those", "there", "then", "former", "latter", "same", "also",
-    "anyone", "anybody", "someone", "somebody", "else", "others", "next",  # "Did anyone disagree?"
-}  # fmt: skip
-
-
-# Openings that continue the conversation before ("And in Europe?", "What about pricing?", "Why?").
-CONTINUATION = re.compile(r"\s*(and|but|so|or|also|what about|how about|why|how come|really)\b", re.IGNORECASE)
-
-
-def is_follow_up(question: str) -> bool:
-    """A question that cannot stand alone: it uses a pronoun, opens as a continuation, or has no
-    word of its own ("Pricing?" has one, and nothing else). "What is the weather in Paris?" is
-    short, and stands alone."""
-    ws = words(question)
-    content = [w for w in ws if w not in STOP]
-    return (bool(ANAPHORA.intersection(ws)) or bool(CONTINUATION.match(question)) or not content
-            or (len(content) == 1 and len(ws) <= 2))
-
 
 SPEAKER_BOOST = 3.0  # σ added to the chunks of a speaker the question names
 SHORT_CHARS = 100  # a named speaker's chunk shorter than this gets len/SHORT_CHARS of the boost

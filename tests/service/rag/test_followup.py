@@ -1,9 +1,12 @@
-"""Which questions lean on the conversation before them (service/rag/retrieve.py is_follow_up)."""
+"""Which questions lean on the conversation before them (service/rag/anaphora.py is_follow_up), and
+how a follow-up is resolved (service/rag/followup.py)."""
 
 import pytest
 
-from service.rag.followup import first_quote
-from service.rag.retrieve import is_follow_up
+from ingest import store as ix
+from ingest.speakers import SpeakerNames
+from service.rag.anaphora import is_follow_up, pointing_words
+from service.rag.followup import first_quote, resolve
 
 
 @pytest.mark.parametrize("question", [
@@ -22,6 +25,37 @@ def test_short_questions_that_stand_alone(question):
     assert not is_follow_up(question)
 
 
+@pytest.mark.parametrize("question", [
+    # an existential "there": what exists, not a place named before
+    "Is there a plan for broadband?", "Are there any objections to the budget?", "There was a vote on pensions?",
+    "Will there be cuts to rural schools?", "Has there been a review of the tax credit?",
+    # an extraposed "it": it stands for the clause that follows
+    "Is it true that the minister resigned over the budget?", "It was clear that the pension plan failed?",
+    # "that" opening a clause (a conjunction or a relative), not pointing at anything
+    "Did the minister say that the budget would grow?", "Who supported the bill that Morneau tabled?",
+])
+def test_there_it_and_that_pointing_at_nothing_do_not_make_a_follow_up(question):
+    assert pointing_words(question) == []
+    assert not is_follow_up(question)
+
+
+@pytest.mark.parametrize("question,pointing", [
+    ("Who was there?", ["there"]),  # a place: the one named before
+    ("Who was there at the meeting?", ["there"]),
+    ("What did they decide there?", ["they", "there"]),
+    ("Is it true?", ["it"]),  # no clause of its own: what was said before
+    ("Was it sent to Ottawa?", ["it"]),
+    ("Was it in that report?", ["it", "that"]),
+    ("Why did he say that?", ["he", "that"]),
+    ("What about that plan?", ["that"]),
+    ("Before that, what happened?", ["that"]),
+    ("Did the minister say that it would grow?", ["it"]),  # "that" opens a clause; "it" refers
+])
+def test_there_it_and_that_that_point_back(question, pointing):
+    assert pointing_words(question) == pointing
+    assert is_follow_up(question)
+
+
 def test_first_quote_reads_what_the_quote_pattern_read():
     """`first_quote` (str.find, linear) finds what “([^”]{12,})” found, on every string of a few
     quotation marks and letters: short quotes skipped, an opening mark inside a quote kept."""
@@ -35,3 +69,35 @@ def test_first_quote_reads_what_the_quote_pattern_read():
     for text in cases:
         m = pattern.search(text)
         assert first_quote(text) == (m.group(1) if m else ""), text
+
+
+class StandIn:
+    """A stand-in for an index snapshot (service/rag/retrieve.py Snapshot) with what
+    `followup.resolve` reads of one: its chunks, the speakers' names and the interviewees."""
+
+    def __init__(self, chunks: list[tuple[str, str, str, int]]):  # (text, transcript, speaker, turn)
+        self.docs = {
+            f"c{n}": (text, {ix.K_TRANSCRIPT: tid, ix.K_SPEAKER: speaker, ix.K_TURN: turn, ix.K_KIND: "conversation"})
+            for n, (text, tid, speaker, turn) in enumerate(chunks)
+        }
+        self.speakers = SpeakerNames({m[ix.K_SPEAKER] for _, m in self.docs.values()}, [t for t, _ in self.docs.values()])
+        self.interviewees = frozenset()
+
+
+HEARING = StandIn([
+    ("We will lend to small firms at two percent, that is the plan for loans.", "h1", "Sarah Bains", 3),
+    ("Rural broadband will reach every village by 2026 under the new plan.", "h1", "Mark Gold", 5),
+    ("I disagree with the minister on the loans, the rate is far too high.", "h1", "Anne Lowe", 4),
+])
+ASKED = [("user", "What did Bains say about loans?"),
+         ("assistant", "Sarah Bains: “We will lend to small firms at two percent, that is the plan for loans.” [1]")]
+
+
+@pytest.mark.parametrize("question", ["Is there a plan for broadband?", "Did the minister say that the rate would fall?"])
+def test_a_question_standing_alone_is_not_glued_to_the_one_before(question):
+    follow = resolve(ASKED, question, HEARING)
+    assert (follow.question, follow.scope, follow.near, follow.next_turn) == (question, None, None, None)
+
+
+def test_a_follow_up_is_asked_with_the_subject_before_it():
+    assert resolve(ASKED, "Is it true?", HEARING).question == "What did Bains say about loans? Is it true?"
