@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from ingest import store as ix
 from service.rag.anaphora import is_follow_up
 from service.rag.retrieve import Hit, Retrieval, Snapshot, name_the_interviewee
-from service.rag.scope import Scope
+from service.rag.scope import Scope, speakers_in
 from service.rag.text import STOP, content_words
 
 _PERSON = {"he": "", "she": "", "him": "", "her": "'s", "his": "'s", "hers": "'s"}
@@ -103,10 +103,21 @@ def _within(scope: Scope | None, transcript: str) -> Scope:
     return Scope(transcripts, None if scope is None else scope.speakers)
 
 
-def _resolve_one(question: str, before: Context | None, scope: Scope | None) -> FollowUp:
+def _chosen(speaker: str, scope: Scope | None, snap: Snapshot) -> str:
+    """Who a pronoun names within the request's scope: the one speaker the user chose, over the
+    conversation's; the conversation's only when they speak in the scope (else no one)."""
+    if scope is None:
+        return speaker
+    if scope.speakers is not None and len(scope.speakers) == 1:
+        return next(iter(scope.speakers))
+    return speaker if speaker in speakers_in(scope, snap) else ""
+
+
+def _resolve_one(question: str, before: Context | None, scope: Scope | None,
+                 snap: Snapshot) -> FollowUp:
     if before is None or not is_follow_up(question):
         return FollowUp(question, scope)
-    speaker = before.speaker
+    speaker = _chosen(before.speaker, scope, snap)
     asked = question
     if speaker and _PRONOUN.search(question):
         asked = _with_name(question, speaker)
@@ -128,11 +139,12 @@ def resolve(messages: list[tuple[str, str]], question: str, snap: Snapshot,
     of the earlier turns, oldest first), within the request's `scope` (None: the whole index).
 
     The conversation only ever narrows the scope: a quote from outside it anchors nothing, and
-    the FollowUp's scope is the request's, or a part of it."""
+    the FollowUp's scope is the request's, or a part of it. A pronoun names the speaker the user
+    chose (the one speaker of the scope) before the conversation's, and never someone outside it."""
     context: Context | None = None
     for role, text in messages:
         if role == "user":
-            asked = name_the_interviewee(_resolve_one(text, context, scope).question, snap)
+            asked = name_the_interviewee(_resolve_one(text, context, scope, snap).question, snap)
             named = sorted(snap.speakers.mentioned(asked))
             carried = context.speaker if context and asked != text else ""
             context = Context(asked, named[0] if len(named) == 1 else carried)
@@ -141,7 +153,7 @@ def resolve(messages: list[tuple[str, str]], question: str, snap: Snapshot,
             if transcript:
                 context.transcript, context.turn = transcript, turn
                 context.speaker = context.speaker or speaker
-    return _resolve_one(question, context, scope)
+    return _resolve_one(question, context, scope, snap)
 
 
 def arrange(retrieval: Retrieval, follow: FollowUp) -> Retrieval:

@@ -7,6 +7,7 @@ from ingest import store as ix
 from ingest.speakers import SpeakerNames
 from service.rag.anaphora import is_follow_up, pointing_words
 from service.rag.followup import first_quote, resolve
+from service.rag.scope import Scope
 
 
 @pytest.mark.parametrize("question", [
@@ -88,6 +89,8 @@ HEARING = StandIn([
     ("We will lend to small firms at two percent, that is the plan for loans.", "h1", "Sarah Bains", 3),
     ("Rural broadband will reach every village by 2026 under the new plan.", "h1", "Mark Gold", 5),
     ("I disagree with the minister on the loans, the rate is far too high.", "h1", "Anne Lowe", 4),
+    ("Broadband in the north is a matter for the province, not for this committee.", "h2", "Mark Gold", 1),
+    ("The province has no broadband plan and the villages have waited ten years.", "h2", "Anne Lowe", 2),
 ])
 ASKED = [("user", "What did Bains say about loans?"),
          ("assistant", "Sarah Bains: “We will lend to small firms at two percent, that is the plan for loans.” [1]")]
@@ -101,3 +104,20 @@ def test_a_question_standing_alone_is_not_glued_to_the_one_before(question):
 
 def test_a_follow_up_is_asked_with_the_subject_before_it():
     assert resolve(ASKED, "Is it true?", HEARING).question == "What did Bains say about loans? Is it true?"
+
+
+@pytest.mark.parametrize("scope,asked", [
+    (None, "What did Sarah Bains say about broadband?"),  # the conversation's speaker
+    # the speaker the user chose wins over the conversation's
+    (Scope(speakers=frozenset({"Mark Gold"})), "What did Mark Gold say about broadband?"),
+    (Scope(frozenset({"h1"}), frozenset({"Anne Lowe"})), "What did Anne Lowe say about broadband?"),
+    # among the speakers chosen: the conversation's speaker still
+    (Scope(speakers=frozenset({"Mark Gold", "Sarah Bains"})), "What did Sarah Bains say about broadband?"),
+    # the conversation's speaker is outside what the user chose: the pronoun names no one
+    (Scope(speakers=frozenset({"Mark Gold", "Anne Lowe"})), f"{ASKED[0][1]} What did she say about broadband?"),
+    (Scope(frozenset({"h2"})), f"{ASKED[0][1]} What did she say about broadband?"),
+])
+def test_a_speaker_or_transcript_the_user_chose_wins_over_a_pronoun(scope, asked):
+    follow = resolve(ASKED, "What did she say about broadband?", HEARING, scope)
+    assert (follow.question, follow.scope) == (asked, scope)
+
