@@ -27,11 +27,11 @@ CONTINUATION = re.compile(r"\s*(and|but|so|or|also|what about|how about|why|how 
 
 BE = {"is", "are", "was", "were", "be", "been", "isn't", "aren't", "wasn't", "weren't"}
 # Words a noun phrase or a clause opens with: after "that" they make it a conjunction ("said that
-# the plan …").
+# the plan …"), after "her" they make it an object ("gave her the report").
 OPENERS = {"the", "a", "an", "some", "no", "any", "every", "all", "i", "we", "you", "he", "she", "they",
            "it", "there"}  # fmt: skip
 # A place or a time after "was there" is where someone was ("Who was there at noon?"), not what
-# there was.
+# there was; after "her", it makes "her" an object ("ask her about …").
 PREPOSITIONS = {"at", "in", "on", "for", "with", "from", "to", "by", "about", "during", "before",
                 "after", "until", "since", "when", "into", "over", "of"}  # fmt: skip
 _TOKEN = re.compile(r"[\w’']+|[^\w\s]")
@@ -103,6 +103,17 @@ def pointing_words(question: str) -> list[str]:
     toks = tokens(question)
     idle = _not_pointing(toks)
     return [t.lower() for i, t in enumerate(toks) if t.lower() in ANAPHORA and i not in idle]
+
+
+_NEXT_WORD = re.compile(r"[ \t]+([\w’']+)")
+
+
+def owned_by_her(rest: str) -> bool:
+    """Whether "her" followed by `rest` is possessive ("her view on loans") rather than an object
+    ("Did anyone answer her?", "ask her about loans", "give her the report", "her and Morneau"):
+    an object ends the question or a phrase, or a preposition or a noun phrase follows it."""
+    m = _NEXT_WORD.match(rest)
+    return bool(m) and m.group(1).lower().replace("’", "'") not in PREPOSITIONS | OPENERS | {"and", "or"}
 
 
 def is_follow_up(question: str) -> bool:

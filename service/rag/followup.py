@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, replace
 
 from ingest import store as ix
-from service.rag.anaphora import is_follow_up
+from service.rag.anaphora import is_follow_up, owned_by_her
 from service.rag.retrieve import Hit, Retrieval, Snapshot, name_the_interviewee
 from service.rag.scope import Scope, speakers_in
 from service.rag.text import STOP, content_words
@@ -92,8 +92,15 @@ def _anchor(answer: str, snap: Snapshot, scope: Scope | None) -> tuple[str, str,
 
 
 def _with_name(question: str, name: str) -> str:
-    """ "What did she say about loans?" -> "What did Bains say about loans?" """
-    return _PRONOUN.sub(lambda m: name + _PERSON[m.group(1).lower()], question)
+    """ "What did she say about loans?" -> "What did Bains say about loans?"; "her" is "Bains's"
+    before what she owns ("her view"), "Bains" as an object ("Did anyone answer her?")."""
+
+    def named(m: re.Match) -> str:
+        pronoun = m.group(1).lower()
+        possessive = pronoun != "her" or owned_by_her(question[m.end() :])
+        return name + (_PERSON[pronoun] if possessive else "")
+
+    return _PRONOUN.sub(named, question)
 
 
 def _within(scope: Scope | None, transcript: str) -> Scope:

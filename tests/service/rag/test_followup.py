@@ -121,3 +121,18 @@ def test_a_speaker_or_transcript_the_user_chose_wins_over_a_pronoun(scope, asked
     follow = resolve(ASKED, "What did she say about broadband?", HEARING, scope)
     assert (follow.question, follow.scope) == (asked, scope)
 
+
+
+@pytest.mark.parametrize("question,asked", [
+    # an object: the end of the question, a preposition or a noun phrase after it
+    ("Did anyone answer her?", "Did anyone answer Sarah Bains?"),
+    ("Did anyone answer her, on the loans?", "Did anyone answer Sarah Bains, on the loans?"),
+    ("Did the minister ask her about the rate?", "Did the minister ask Sarah Bains about the rate?"),
+    ("Who gave her the report on broadband?", "Who gave Sarah Bains the report on broadband?"),
+    ("Did Lowe agree with her and the minister?", "Did Lowe agree with Sarah Bains and the minister?"),
+    # what she owns
+    ("What was her view on broadband?", "What was Sarah Bains's view on broadband?"),
+    ("Did her own party support the loans?", "Did Sarah Bains's own party support the loans?"),
+])
+def test_her_is_a_name_as_an_object_and_possessive_before_what_she_owns(question, asked):
+    assert resolve(ASKED, question, HEARING).question == asked
