@@ -127,9 +127,10 @@ class _NearWords:
         return {w for w in found if _edit1(word, w)}
 
 
-def _bare(word: str) -> str:
-    """A word without a possessive `'s` (`Ste-Marie's` -> `ste-marie`), lower case."""
-    return re.sub(r"'s?$", "", word.lower())
+def bare(word: str) -> str:
+    """A word without a possessive `'s` or `’s` (`Ste-Marie's` -> `ste-marie`, `Jones'` ->
+    `jones`), lower case; only the suffix goes (`Smith's` -> `smith`, not `mith`)."""
+    return re.sub(r"['’]s?$", "", word.lower())
 
 
 def _tokens(text: str) -> list[str]:
@@ -207,10 +208,10 @@ class SpeakerNames:
         view"). A full-name match wins over others who only share the surname."""
         flat = plain(text)
         words = _WORD.findall(flat)
-        capital = {_bare(t) for t in words if t[0].isupper()}
+        capital = {bare(t) for t in words if t[0].isupper()}
         lowered = re.sub(r"[^\w\s'\-]", " ", flat.lower()).split()
         full: set[str] = set()  # "JustinTrudeau", "gabriel ste-marie": the whole name, any case
-        for glued in {_bare(t) for t in words}:
+        for glued in {bare(t) for t in words}:
             full.update(self._glued.get(glued, ()))
         for pair in set(pairwise(lowered)):
             full.update(self._pair.get(pair, ()))
@@ -240,7 +241,7 @@ class SpeakerNames:
         name, _ = person(written)
         if exact := self._whole.get(" ".join(_tokens(name))):
             return set(exact)
-        words = [_bare(w) for w in _tokens(name)]
+        words = [bare(w) for w in _tokens(name)]
         said = [w for w in words if w not in TITLE_WORDS]
         if len(said) == 1 and said[0] in self._glued:
             return set(self._glued[said[0]])

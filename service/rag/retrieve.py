@@ -43,7 +43,7 @@ from chromadb.api.models.Collection import Collection
 from ingest import store as ix
 from ingest.embed import Embedder
 from ingest.settings import Settings
-from ingest.speakers import SpeakerNames
+from ingest.speakers import SpeakerNames, bare
 from service.ops.metrics import Laps
 from service.rag.anaphora import is_follow_up
 from service.rag.intent import who_is
@@ -167,7 +167,7 @@ def topic_text(question: str, speakers: set[str]) -> str:
     """What the question is about: its search words without the names of the speakers it names
     (their passages are found by speaker; their sentences do not repeat their own names)."""
     names = {w.lower() for name in speakers for w in words(name)}
-    kept = [w for w in query_text(question).split() if w.lower().strip("'’s") not in names and w.lower() not in names]
+    kept = [w for w in query_text(question).split() if bare(w) not in names and w.lower() not in names]
     return " ".join(kept) or question
 
 
