@@ -19,7 +19,20 @@ from service.rag.text import Tokenizer, words
 # What kind of answer a question asks for, and how to recognise a sentence that holds one.
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|half|double)\b", re.IGNORECASE)
 _MONEY = re.compile(r"[$€£¥]|\b(usd|eur|gbp|dollars?|euros?|pounds?|cents?|yuan|rmb|free of charge)\b", re.IGNORECASE)
-_DATE = re.compile(r"\b(1[89]\d\d|20\d\d|\d{1,2}(st|nd|rd|th)?|january|february|march|april|may|june|july|august|september|october|november|december|ago|last year|this year|yesterday|today|recently|decade)\b", re.IGNORECASE)
+# A date is a year, a full date, a time of day, or a month where a date stands: beside a day or
+# after a word that places it in time ("3 May", "May 3rd", "in May", "mid-March"). A month name
+# alone is not one ("we may open", "they march"), nor is any small number ("12 staff").
+_MONTH = r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_DATE = re.compile(
+    r"\b(?:1[89]\d\d|20\d\d)s?\b"  # a year, a decade ("1990s")
+    rf"|\b{_DAY}\s+(?:of\s+)?{_MONTH}\b|\b{_MONTH}\s+{_DAY}\b"
+    r"|\b(?:in|on|since|by|until|till|from|last|next|early|late|mid|end of|before|after|during)"
+    rf"(?:\s+|-){_MONTH}\b"
+    r"|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|\b\d{1,2}:\d{2}\b|\b\d{1,2}\s?(?:(?:am|pm)\b|[ap]\.m\.)"
+    r"|\b(?:ago|last year|this year|yesterday|today|recently|decade)\b",
+    re.IGNORECASE,
+)
 _ANSWER_TYPES = [
     # an amount of money is asked for ("What does it cost?", "What is his salary?"), not a topic
     # that has to do with money ("What did they say about the fee and access plans?")

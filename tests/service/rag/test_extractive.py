@@ -151,6 +151,17 @@ def test_answer_type(question, kind):
 TYPED = [
     ("When did Alibaba Cloud start?", "It started in 2009.", True),
     ("When did Alibaba Cloud start?", "It grew very fast.", False),
+    # a date has a date's shape: "may" the verb, a month name alone or any small number is none
+    ("When did the office open?", "We may open a second office in Lyon.", False),
+    ("When did the office open?", "May I say the office has 12 desks.", False),
+    ("When did the office open?", "They march to the office every morning.", False),
+    ("When did the office open?", "The office opened in May.", True),
+    ("When did the office open?", "The office opened on 3 May.", True),
+    ("When did the office open?", "The office opened on the 3rd of May.", True),
+    ("When did the office open?", "The office opened May 3rd.", True),
+    ("When did the office open?", "The office opened in mid-March.", True),
+    ("When did the office open?", "The office opened on 12/05/2019.", True),
+    ("When did the office open?", "The office opened at 9:30 on Monday.", True),
     ("How many offices are there?", "We have two offices.", True),
     ("How many offices are there?", "We have offices in London.", False),
     # a count of something else is no answer: "two weeks" counts no goals
