@@ -40,7 +40,11 @@ _ANSWER_TYPES = [
                          r"|\bwhat (does|do|did|will|would)\b[^?]*\b(cost|pay|charge|spend|earn)\b"
                          r"|\b(what|how much) (is|was|are|were|will be|would be) (\w+ ){0,2}(cost|costs|price|prices|fee|fees|salary|salaries|wage|wages|budget|revenue|charge|charges)\b",
                          re.IGNORECASE), _MONEY),
-    ("date", re.compile(r"^\s*(when|since when)\b|\b(what|which) (year|month|date|day)\b", re.IGNORECASE), _DATE),
+    # "When did/was/will …" asks a date; "When discussing the design, how did …" opens a clause
+    # (no auxiliary after "when"), and what is asked comes after it
+    ("date", re.compile(r"^\s*(since )?when(['’]s|\s+(did|does|do|was|were|is|are|will|would|can|could|has|have|"
+                        r"had|should|shall|might|must)\b)|\b(what|which) (year|month|date|day)\b",
+                        re.IGNORECASE), _DATE),
     ("number", re.compile(r"\bhow (much|many|long|big|large|fast|often)\b|\bwhat (percentage|percent|proportion|number|amount|share|rate)\b|\b(market share)\b", re.IGNORECASE), _NUMBER),
     ("person", re.compile(r"^\s*(who|whom|whose)\b|\bname of\b|\bnamed\b", re.IGNORECASE), None),
     ("place", re.compile(r"^\s*where\b", re.IGNORECASE), None),

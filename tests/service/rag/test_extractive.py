@@ -132,6 +132,12 @@ def test_uses_only_the_names(texts, used_only_names):
         ("What will the government do about the budget for disability support?", None),
         ("Did they pay the fees?", None),
         ("When did Alibaba Cloud start?", "date"),
+        ("When would the government announce a relief package?", "date"),
+        ("Since when has the office been open?", "date"),
+        ("When's the launch?", "date"),
+        # "when" opening a clause: what is asked comes after it
+        ("When discussing the design, how did the team decide on the shape?", None),
+        ("When brainstorming, what was the team's opinion on a novel shape?", None),
         ("In which year did it open?", "date"),
         ("What year did it open?", "date"),
         ("How many offices are there?", "number"),
