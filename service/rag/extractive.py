@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from service.rag.abstain import ABSTAIN_TEXT, should_abstain
 from service.rag.evidence import Evidence
 from service.rag.intent import asks_what_was_said, asks_who_is, asks_who_said, is_digest
-from service.rag.text import Tokenizer, words
+from service.rag.text import STOP, Tokenizer, words
 
 # What kind of answer a question asks for, and how to recognise a sentence that holds one.
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|half|double)\b", re.IGNORECASE)
@@ -30,7 +30,7 @@ _DATE = re.compile(
     r"|\b(?:in|on|since|by|until|till|from|last|next|early|late|mid|end of|before|after|during)"
     rf"(?:\s+|-){_MONTH}\b"
     r"|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|\b\d{1,2}:\d{2}\b|\b\d{1,2}\s?(?:(?:am|pm)\b|[ap]\.m\.)"
-    r"|\b(?:ago|last year|this year|yesterday|today|recently|decade)\b",
+    r"|\b(?:[\w,.-]+\s+){0,2}ago\b|\b(?:last year|this year|yesterday|today|recently|decade)\b",
     re.IGNORECASE,
 )
 _ANSWER_TYPES = [
@@ -49,12 +49,16 @@ _ANSWER_TYPES = [
     ("person", re.compile(r"^\s*(who|whom|whose)\b|\bname of\b|\bnamed\b", re.IGNORECASE), None),
     ("place", re.compile(r"^\s*where\b", re.IGNORECASE), None),
 ]
-# "How many goals…": the thing counted; a number answers only beside it ("two weeks ago" is no count of goals).
+# "How many goals…": the thing counted.
 _COUNTED = re.compile(r"\bhow many\s+([^\W\d_][\w’'-]*)", re.IGNORECASE)
+# A count: a number and the word after it ("320 pupils", "a dozen members", "48,200 residents").
+# ("one" is left out: "one thing", "one of them" are seldom counts.)
+_COUNT = re.compile(
+    r"(?<![\w.,])(?:\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|"
+    r"billion)\s+([^\W\d_][\w’'-]*)",
+    re.IGNORECASE,
+)
 _STEMS = Tokenizer()
-# People are counted under many names ("48,200 residents", "300 employees", "a dozen members"):
-# "how many people" asks for a number, whatever noun the speaker counted them by.
-_ANY_PEOPLE = {"people", "persons", "individuals", "folks", "humans"}
 _OPENERS = {"he", "she", "it", "this", "that", "they", "these", "those", "there", "him", "her", "his", "its", "their"}
 
 
@@ -109,13 +113,21 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
 
 
 def counts_what_is_asked(sentence: str, question: str) -> bool:
-    """For "how many X": the sentence speaks of X (by its stem: "goal" counts "goals"); people
-    may be counted by any name."""
+    """For "how many X": the sentence speaks of X (by its stem: "goal" counts "goals"), or counts
+    something by another word ("how many children": "320 pupils"), with a number that is not part
+    of a date ("two weeks ago", "in 2019"). Which of those answers best is the scores' work: a
+    sentence that names X shares a word with the question."""
     counted = _COUNTED.search(question)
-    if not counted or counted.group(1).lower() in _ANY_PEOPLE:
+    if not counted:
         return True
     stems = _STEMS.tokens(counted.group(1))
-    return not stems or bool(set(stems) & set(_STEMS.tokens(sentence)))
+    if not stems or set(stems) & set(_STEMS.tokens(sentence)):
+        return True
+    dates = [m.span() for m in _DATE.finditer(sentence)]
+    return any(
+        m.group(1).lower() not in STOP and not any(a <= m.start() < b for a, b in dates)
+        for m in _COUNT.finditer(sentence)
+    )
 
 
 @dataclass

@@ -177,6 +177,13 @@ TYPED = [
     ("How many people did the census count?", "The census counted 48,200 residents.", True),
     ("How many people work there?", "We have about 300 employees.", True),
     ("How many people work there?", "Many people work in the London office.", False),
+    # a count by another word answers: the counted noun is preferred (it shares a word with the
+    # question), not required
+    ("How many children attend the school?", "The school has 320 pupils.", True),
+    ("How many goals did the team score?", "We finished with 14 wins.", True),
+    # a number that dates something counts nothing
+    ("How many children attend the school?", "In 2019 schools closed for a month.", False),
+    ("How many children attend the school?", "The school opened on 3 May with new staff.", False),
     ("How much does the plan cost?", "The plan costs $5 a month.", True),
     ("How much does the plan cost?", "The plan is cheap.", False),
     ("Who leads machine intelligence?", "Machine intelligence is led by Dr Wanli Min.", True),
