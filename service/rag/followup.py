@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from ingest import store as ix
 from service.rag.anaphora import is_follow_up, owned_by_her
-from service.rag.retrieve import Hit, Retrieval, Snapshot, name_the_interviewee
+from service.rag.retrieve import Hit, Retrieval, Snapshot, name_the_interviewee, name_the_titled
 from service.rag.scope import Scope, speakers_in
 from service.rag.text import STOP, content_words
 
@@ -152,6 +152,7 @@ def resolve(messages: list[tuple[str, str]], question: str, snap: Snapshot,
     for role, text in messages:
         if role == "user":
             asked = name_the_interviewee(_resolve_one(text, context, scope, snap).question, snap)
+            asked = name_the_titled(asked, snap, scope)
             named = sorted(snap.speakers.mentioned(asked))
             carried = context.speaker if context and asked != text else ""
             context = Context(asked, named[0] if len(named) == 1 else carried)

@@ -157,6 +157,24 @@ def name_the_interviewee(question: str, snap: Snapshot) -> str:
     return question
 
 
+def name_the_titled(question: str, snap: Snapshot, scope=None) -> str:
+    """ "What did the professor say?" -> "What did Professor B say?" when exactly one speaker in
+    the scope (service/rag/scope.py; None: the whole index) has that title before a one-letter
+    code, as research meetings label people ("Professor B", "PhD D", "Grad A")."""
+    titled = snap.speakers.titled(question)
+    if not titled:
+        return question
+    mask = snap.rows_in(scope)
+    for title, names in titled.items():
+        present = [
+            n for n in names
+            if n in snap.speaker_rows and (mask is None or bool(mask[snap.speaker_rows[n]].any()))
+        ]
+        if len(present) == 1:
+            question = re.sub(rf"\bthe\s+{re.escape(title)}\b", present[0], question, flags=re.IGNORECASE)
+    return question
+
+
 def keyword_text(text: str, meta: dict) -> str:
     """What BM25 indexes of a chunk: its speaker's name, the end of the turn it answers, the text."""
     context = meta.get(ix.K_QUESTION, "")[-CONTEXT_CHARS:]
@@ -336,7 +354,7 @@ class Retriever:
         started = time.perf_counter()
         self.maybe_refresh(self.settings.index_check_seconds)  # another worker or process re-ingested?
         snap = self.snap
-        question = name_the_interviewee(question, snap)
+        question = name_the_titled(name_the_interviewee(question, snap), snap, scope)
         if person := who_is(question):  # "What is X's job title?": where X is introduced, as "Who is X?"
             question = f"Who is {person}?"
         queries = [question]
