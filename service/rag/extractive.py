@@ -30,7 +30,7 @@ _DATE = re.compile(
     r"|\b(?:in|on|since|by|until|till|from|last|next|early|late|mid|end of|before|after|during)"
     rf"(?:\s+|-){_MONTH}\b"
     r"|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|\b\d{1,2}:\d{2}\b|\b\d{1,2}\s?(?:(?:am|pm)\b|[ap]\.m\.)"
-    r"|\b(?:[\w,.-]+\s+){0,2}ago\b|\b(?:last year|this year|yesterday|today|recently|decade)\b",
+    r"|\b(?:ago|last year|this year|yesterday|today|recently|decade)\b",
     re.IGNORECASE,
 )
 _ANSWER_TYPES = [
@@ -51,11 +51,12 @@ _ANSWER_TYPES = [
 ]
 # "How many goals…": the thing counted.
 _COUNTED = re.compile(r"\bhow many\s+([^\W\d_][\w’'-]*)", re.IGNORECASE)
-# A count: a number and the word after it ("320 pupils", "a dozen members", "48,200 residents").
-# ("one" is left out: "one thing", "one of them" are seldom counts.)
+# A count: a number and the word after it ("320 pupils", "a dozen members", "48,200 residents"),
+# not a time before "ago" ("two weeks ago"). ("one" is left out: "one thing", "one of them" are
+# seldom counts.)
 _COUNT = re.compile(
     r"(?<![\w.,])(?:\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|"
-    r"billion)\s+([^\W\d_][\w’'-]*)",
+    r"billion)\s+([^\W\d_][\w’'-]*+)(?!\s+ago\b)",
     re.IGNORECASE,
 )
 _STEMS = Tokenizer()
@@ -115,7 +116,7 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
 def counts_what_is_asked(sentence: str, question: str) -> bool:
     """For "how many X": the sentence speaks of X (by its stem: "goal" counts "goals"), or counts
     something by another word ("how many children": "320 pupils"), with a number that is not part
-    of a date ("two weeks ago", "in 2019"). Which of those answers best is the scores' work: a
+    of a date ("two weeks ago", "in 2019", "3 May"). Which of those answers best is the scores' work: a
     sentence that names X shares a word with the question."""
     counted = _COUNTED.search(question)
     if not counted:
@@ -123,11 +124,8 @@ def counts_what_is_asked(sentence: str, question: str) -> bool:
     stems = _STEMS.tokens(counted.group(1))
     if not stems or set(stems) & set(_STEMS.tokens(sentence)):
         return True
-    dates = [m.span() for m in _DATE.finditer(sentence)]
-    return any(
-        m.group(1).lower() not in STOP and not any(a <= m.start() < b for a, b in dates)
-        for m in _COUNT.finditer(sentence)
-    )
+    dated = {i for m in _DATE.finditer(sentence) for i in range(*m.span())}
+    return any(m.group(1).lower() not in STOP and m.start() not in dated for m in _COUNT.finditer(sentence))
 
 
 @dataclass
