@@ -3,7 +3,10 @@
 The plain-text interview format is paragraphs separated by blank lines: a title, an intro that
 names the interviewee, then interviewer questions each followed by the interviewee's answer.
 Web captures also carry image captions, share/footer boilerplate and advertising; those are
-dropped and counted, never indexed.
+dropped and counted, never indexed. They are told by their shape and place, never by a word
+alone: a caption is a short line with no sentence end that is not the whole of an answer, and
+share bars and adverts are the unfinished paragraphs that close the file after the last answer
+(`furniture_tail`). A paragraph a person said that mentions Facebook or an event is kept.
 
 Other formats land in the same structure (`PARSERS`, keyed by file suffix):
 
@@ -139,6 +142,8 @@ def is_caption(text: str) -> bool:
 
 
 def is_footer(text: str) -> bool:
+    """A share bar or a copyright line, by its words: only ever asked of page furniture's
+    place (see `furniture_tail`), never of what a person said."""
     return len(text) <= 300 and bool(_FOOTER.search(text))
 
 
@@ -153,11 +158,35 @@ _PROMO_LITERALS = [
 
 
 def is_advertising(text: str) -> bool:
-    """Promotional copy (events, sign-ups) that is not part of the interview."""
+    """Promotional copy (events, sign-ups), by its words: only ever asked of page furniture's
+    place (see `furniture_tail`), never of what a person said."""
     folded = text.casefold()
     if sum(1 for literal in _PROMO_LITERALS if literal in folded) < 3:
         return False
     return sum(1 for cue in _PROMO_RES if cue.search(text)) >= 3
+
+
+def is_furniture(text: str, captions: bool = True) -> bool:
+    """Shaped like page furniture: no sentence end, and a share bar, an advert or (`captions`) a
+    caption."""
+    return not _TERMINAL.search(text) and (
+        (captions and is_caption(text)) or is_footer(text) or is_advertising(text)
+    )
+
+
+def furniture_tail(texts: list[str], captions: bool = True) -> int:
+    """Where the page furniture closing a web capture starts in a run of unlabelled paragraphs
+    (len(texts): none): the last paragraphs, each shaped like furniture (`is_furniture`), or an
+    advert written in sentences with furniture after it. What a person said ends like a sentence:
+    an answer that mentions Facebook or an event is not furniture, and one that ends the file is
+    not, whatever its words."""
+    start = len(texts)
+    while start and (
+        is_furniture(texts[start - 1], captions)
+        or (start < len(texts) and is_advertising(texts[start - 1]))
+    ):
+        start -= 1
+    return start
 
 
 def find_interviewee(intro: str, captions: list[str]) -> tuple[str, str]:
@@ -183,19 +212,31 @@ def parse_plain(text: str, transcript_id: str) -> Transcript:
     captions: list[str] = []
     dropped: list[str] = []
     turns: list[Turn] = []
-    for para in body:
+    held: list[Paragraph] = []  # captions since the last question: its answer if nothing else is
+
+    def close_turn() -> None:
+        if turns and not turns[-1].paragraphs and held:  # "Facebook, mostly": a short answer
+            turns[-1].paragraphs.append(held[0])
+            dropped.remove(held[0].text)
+        held.clear()
+
+    tail = furniture_tail([para.text for para in body])
+    for number, para in enumerate(body):
         t = para.text
-        if is_footer(t) or is_advertising(t):
+        if number >= tail and turns and turns[-1].paragraphs:  # after the last answer began
             dropped.append(t)
         elif is_question(t):
+            close_turn()
             turns.append(Turn(len(turns) + 1, t, "", []))
         elif is_caption(t):
             captions.append(t)
             dropped.append(t)
+            held.append(para)
         elif not turns:
             intro_parts.append(t)
         else:
             turns[-1].paragraphs.append(para)
+    close_turn()
     turns = [t for t in turns if t.paragraphs]
     if not turns:
         raise TranscriptError(
@@ -429,6 +470,11 @@ def assemble(
     captions = list(captions)
     interviewers = _pick_interviewers(blocks)
     judge_text = not any(b.label for b in blocks) and not any(b.question for b in blocks)
+    # the unlabelled paragraphs that close the file, after the last speaker label or question
+    # (short lines are kept: in these formats they are list items and headings, not captions)
+    after = max((n + 1 for n, b in enumerate(blocks) if b.label or b.question), default=0)
+    tail = after + furniture_tail([b.paragraph.text for b in blocks[after:]], captions=False)
+    furniture = {id(b) for b in blocks[tail:]}
     labels: dict[str, str] = {}  # key -> label as first written
     roles: dict[str, str] = {}
     for b in blocks:
@@ -527,7 +573,7 @@ def assemble(
             asking = b.question if b.question is not None else (judge_text and is_question(text_))
             if asking:
                 open_question(" ".join(text_.split()))
-            elif is_footer(text_) or is_advertising(text_):
+            elif id(b) in furniture and pending is None and turns:  # never the only answer
                 dropped.append(text_)
             elif pending is not None:
                 answer(_DEFAULT_SPEAKER, b)

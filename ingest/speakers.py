@@ -42,15 +42,23 @@ def plain(text: str) -> str:
 POST_NOMINALS = {"am", "mp", "mla", "msp", "td", "ms", "mpp", "mna", "qc", "kc", "obe", "mbe", "cbe", "phd"}
 
 
+def is_code(word: str) -> bool:
+    """A one-letter code that stands for a person ("C" in `Professor C`, `PhD D`)."""
+    return len(word) == 1 and word.isalpha()
+
+
 def clean_name(text: str) -> str:
     """A name without leading honorifics, parentheses or trailing post-nominals: `Hon. Bill
     Morneau` -> `Bill Morneau`, `Kirsty Williams AM` -> `Kirsty Williams`; a title word inside
-    a name stays (`Amartya Sen`, `Sacha Baron Cohen`, `Jo Lord`)."""
+    a name stays (`Amartya Sen`, `Sacha Baron Cohen`, `Jo Lord`), and so does a title before a
+    one-letter code (`Professor C`: the code alone names no one)."""
     text = re.sub(r"\([^()]*(?:\([^()]*\)[^()]*)*\)", " ", text)
     tokens = text.replace(".", ". ").split()
     key = [t.lower().strip(".,") for t in tokens]
     start, end = 0, len(tokens)
     while start < end - 1 and key[start] in HONORIFICS:
+        if end - start == 2 and is_code(key[end - 1]):
+            break
         start += 1
     while end - 1 > start and key[end - 1] in POST_NOMINALS:
         end -= 1
@@ -127,9 +135,10 @@ class _NearWords:
         return {w for w in found if _edit1(word, w)}
 
 
-def _bare(word: str) -> str:
-    """A word without a possessive `'s` (`Ste-Marie's` -> `ste-marie`), lower case."""
-    return re.sub(r"'s?$", "", word.lower())
+def bare(word: str) -> str:
+    """A word without a possessive `'s` or `’s` (`Ste-Marie's` -> `ste-marie`, `Jones'` ->
+    `jones`), lower case; only the suffix goes (`Smith's` -> `smith`, not `mith`)."""
+    return re.sub(r"['’]s?$", "", word.lower())
 
 
 def _tokens(text: str) -> list[str]:
@@ -180,6 +189,7 @@ class SpeakerNames:
         self._surname: dict[str, list[str]] = defaultdict(list)  # "ste-marie"
         self._pair: dict[tuple[str, str], list[str]] = defaultdict(list)  # ("gabriel", "ste-marie")
         self._glued: dict[str, list[str]] = defaultdict(list)  # "gabrielste-marie"
+        self._titled: dict[str, list[str]] = defaultdict(list)  # "professor": "Professor B", …
         for name in self.names:
             tokens = tuple(_tokens(name))
             if not tokens:
@@ -191,6 +201,8 @@ class SpeakerNames:
             if first != sur:
                 self._pair[(first, sur)].append(name)
                 self._glued[first + sur].append(name)
+            if len(tokens) == 2 and is_code(sur):
+                self._titled[first].append(name)
         self._near = _NearWords(s for s in self._surname if len(s) >= TYPO_MIN)
         self._wordlike = {sur for sur in self._surname if cases[(sur, False)] > cases[(sur, True)]}
 
@@ -204,31 +216,43 @@ class SpeakerNames:
 
     def mentioned(self, text: str) -> set[str]:
         """The speakers a question names ("What did Ste-Marie say…", "Mr. Gabriel Ste-Marie's
-        view"). A full-name match wins over others who only share the surname."""
+        view", "What did PhD D say…"). A full-name match wins over others who only share the
+        surname. A surname of one or two letters ("D" of `PhD D`) names someone only right after
+        the rest of the name: a bare "a" or "I" names no one."""
         flat = plain(text)
         words = _WORD.findall(flat)
-        capital = {_bare(t) for t in words if t[0].isupper()}
+        capital = {bare(t) for t in words if t[0].isupper()}
         lowered = re.sub(r"[^\w\s'\-]", " ", flat.lower()).split()
         full: set[str] = set()  # "JustinTrudeau", "gabriel ste-marie": the whole name, any case
-        for glued in {_bare(t) for t in words}:
+        for glued in {bare(t) for t in words}:
             full.update(self._glued.get(glued, ()))
-        for pair in set(pairwise(lowered)):
+        for pair in set(pairwise(bare(w) for w in lowered)):
             full.update(self._pair.get(pair, ()))
+        apart: set[str] = set()  # first name and surname both in the question, not side by side
         surname_only: set[str] = set()
         for word in capital:
             for sur in self._surnames(word):
                 for name in self._surname[sur]:
                     first = self._parts[name][0]
                     if first != sur and first in capital:
-                        full.add(name)
+                        apart.add(name)
                     elif sur not in self._wordlike:
                         surname_only.add(name)
-        full = {n for n in full if len(self._parts[n][-1]) >= 3}
+        full |= {n for n in apart if len(self._parts[n][-1]) >= 3}
         surname_only = {n for n in surname_only if len(self._parts[n][-1]) >= 3}
         if full:
             taken = {self._parts[n][-1] for n in full}
             return full | {n for n in surname_only if self._parts[n][-1] not in taken}
         return surname_only
+
+    def titled(self, text: str) -> dict[str, set[str]]:
+        """The speakers "the professor" may mean, by the title each has before a one-letter code
+        (`Professor B`, `Professor E`): title -> those speakers, for each "the <title>" in the text."""
+        lowered = [bare(w) for w in _WORD.findall(plain(text).lower())]
+        return {
+            title: set(self._titled[title])
+            for the, title in pairwise(lowered) if the == "the" and title in self._titled
+        }
 
     def resolve(self, written: str) -> set[str]:
         """The speakers a filter value means: the exact name, or the name a label written another
@@ -240,7 +264,7 @@ class SpeakerNames:
         name, _ = person(written)
         if exact := self._whole.get(" ".join(_tokens(name))):
             return set(exact)
-        words = [_bare(w) for w in _tokens(name)]
+        words = [bare(w) for w in _tokens(name)]
         said = [w for w in words if w not in TITLE_WORDS]
         if len(said) == 1 and said[0] in self._glued:
             return set(self._glued[said[0]])

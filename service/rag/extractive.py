@@ -15,12 +15,25 @@ from service.rag.abstain import ABSTAIN_TEXT, should_abstain
 from service.rag.evidence import Evidence
 from service.rag.intent import asks_what_was_said, asks_who_is, asks_who_said, is_digest
 from service.rag.params import Params
-from service.rag.text import Tokenizer, words
+from service.rag.text import STOP, Tokenizer, words
 
 # What kind of answer a question asks for, and how to recognise a sentence that holds one.
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|billion|half|double)\b", re.IGNORECASE)
 _MONEY = re.compile(r"[$€£¥]|\b(usd|eur|gbp|dollars?|euros?|pounds?|cents?|yuan|rmb|free of charge)\b", re.IGNORECASE)
-_DATE = re.compile(r"\b(1[89]\d\d|20\d\d|\d{1,2}(st|nd|rd|th)?|january|february|march|april|may|june|july|august|september|october|november|december|ago|last year|this year|yesterday|today|recently|decade)\b", re.IGNORECASE)
+# A date is a year, a full date, a time of day, or a month where a date stands: beside a day or
+# after a word that places it in time ("3 May", "May 3rd", "in May", "mid-March"). A month name
+# alone is not one ("we may open", "they march"), nor is any small number ("12 staff").
+_MONTH = r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
+_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_DATE = re.compile(
+    r"\b(?:1[89]\d\d|20\d\d)s?\b"  # a year, a decade ("1990s")
+    rf"|\b{_DAY}\s+(?:of\s+)?{_MONTH}\b|\b{_MONTH}\s+{_DAY}\b"
+    r"|\b(?:in|on|since|by|until|till|from|last|next|early|late|mid|end of|before|after|during)"
+    rf"(?:\s+|-){_MONTH}\b"
+    r"|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b|\b\d{1,2}:\d{2}\b|\b\d{1,2}\s?(?:(?:am|pm)\b|[ap]\.m\.)"
+    r"|\b(?:ago|last year|this year|yesterday|today|recently|decade)\b",
+    re.IGNORECASE,
+)
 _ANSWER_TYPES = [
     # an amount of money is asked for ("What does it cost?", "What is his salary?"), not a topic
     # that has to do with money ("What did they say about the fee and access plans?")
@@ -28,17 +41,26 @@ _ANSWER_TYPES = [
                          r"|\bwhat (does|do|did|will|would)\b[^?]*\b(cost|pay|charge|spend|earn)\b"
                          r"|\b(what|how much) (is|was|are|were|will be|would be) (\w+ ){0,2}(cost|costs|price|prices|fee|fees|salary|salaries|wage|wages|budget|revenue|charge|charges)\b",
                          re.IGNORECASE), _MONEY),
-    ("date", re.compile(r"^\s*(when|since when)\b|\b(what|which) (year|month|date|day)\b", re.IGNORECASE), _DATE),
+    # "When did/was/will …" asks a date; "When discussing the design, how did …" opens a clause
+    # (no auxiliary after "when"), and what is asked comes after it
+    ("date", re.compile(r"^\s*(since )?when(['’]s|\s+(did|does|do|was|were|is|are|will|would|can|could|has|have|"
+                        r"had|should|shall|might|must)\b)|\b(what|which) (year|month|date|day)\b",
+                        re.IGNORECASE), _DATE),
     ("number", re.compile(r"\bhow (much|many|long|big|large|fast|often)\b|\bwhat (percentage|percent|proportion|number|amount|share|rate)\b|\b(market share)\b", re.IGNORECASE), _NUMBER),
     ("person", re.compile(r"^\s*(who|whom|whose)\b|\bname of\b|\bnamed\b", re.IGNORECASE), None),
     ("place", re.compile(r"^\s*where\b", re.IGNORECASE), None),
 ]
-# "How many goals…": the thing counted; a number answers only beside it ("two weeks ago" is no count of goals).
+# "How many goals…": the thing counted.
 _COUNTED = re.compile(r"\bhow many\s+([^\W\d_][\w’'-]*)", re.IGNORECASE)
+# A count: a number and the word after it ("320 pupils", "a dozen members", "48,200 residents"),
+# not a time before "ago" ("two weeks ago"). ("one" is left out: "one thing", "one of them" are
+# seldom counts.)
+_COUNT = re.compile(
+    r"(?<![\w.,])(?:\d[\d,.]*|two|three|four|five|six|seven|eight|nine|ten|dozen|hundred|thousand|million|"
+    r"billion)\s+([^\W\d_][\w’'-]*+)(?!\s+ago\b)",
+    re.IGNORECASE,
+)
 _STEMS = Tokenizer()
-# People are counted under many names ("48,200 residents", "300 employees", "a dozen members"):
-# "how many people" asks for a number, whatever noun the speaker counted them by.
-_ANY_PEOPLE = {"people", "persons", "individuals", "folks", "humans"}
 _OPENERS = {"he", "she", "it", "this", "that", "they", "these", "those", "there", "him", "her", "his", "its", "their"}
 
 
@@ -93,13 +115,18 @@ def holds_type(kind: str | None, sentence: str, question: str) -> bool:
 
 
 def counts_what_is_asked(sentence: str, question: str) -> bool:
-    """For "how many X": the sentence speaks of X (by its stem: "goal" counts "goals"); people
-    may be counted by any name."""
+    """For "how many X": the sentence speaks of X (by its stem: "goal" counts "goals"), or counts
+    something by another word ("how many children": "320 pupils"), with a number that is not part
+    of a date ("two weeks ago", "in 2019", "3 May"). Which of those answers best is the scores' work: a
+    sentence that names X shares a word with the question."""
     counted = _COUNTED.search(question)
-    if not counted or counted.group(1).lower() in _ANY_PEOPLE:
+    if not counted:
         return True
     stems = _STEMS.tokens(counted.group(1))
-    return not stems or bool(set(stems) & set(_STEMS.tokens(sentence)))
+    if not stems or set(stems) & set(_STEMS.tokens(sentence)):
+        return True
+    dated = {i for m in _DATE.finditer(sentence) for i in range(*m.span())}
+    return any(m.group(1).lower() not in STOP and m.start() not in dated for m in _COUNT.finditer(sentence))
 
 
 @dataclass

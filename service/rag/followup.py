@@ -22,9 +22,10 @@ import re
 from dataclasses import dataclass, replace
 
 from ingest import store as ix
+from service.rag.anaphora import is_follow_up, owned_by_her
 from service.rag.passages import members_of
-from service.rag.retrieve import Hit, Retrieval, Snapshot, is_follow_up, name_the_interviewee
-from service.rag.scope import Scope
+from service.rag.retrieve import Hit, Retrieval, Snapshot, name_the_interviewee, name_the_titled
+from service.rag.scope import Scope, speakers_in
 from service.rag.text import STOP, content_words
 
 _PERSON = {"he": "", "she": "", "him": "", "her": "'s", "his": "'s", "hers": "'s"}
@@ -92,8 +93,15 @@ def _anchor(answer: str, snap: Snapshot, scope: Scope | None) -> tuple[str, str,
 
 
 def _with_name(question: str, name: str) -> str:
-    """ "What did she say about loans?" -> "What did Bains say about loans?" """
-    return _PRONOUN.sub(lambda m: name + _PERSON[m.group(1).lower()], question)
+    """ "What did she say about loans?" -> "What did Bains say about loans?"; "her" is "Bains's"
+    before what she owns ("her view"), "Bains" as an object ("Did anyone answer her?")."""
+
+    def named(m: re.Match) -> str:
+        pronoun = m.group(1).lower()
+        possessive = pronoun != "her" or owned_by_her(question[m.end() :])
+        return name + (_PERSON[pronoun] if possessive else "")
+
+    return _PRONOUN.sub(named, question)
 
 
 def _within(scope: Scope | None, transcript: str) -> Scope:
@@ -103,10 +111,21 @@ def _within(scope: Scope | None, transcript: str) -> Scope:
     return Scope(transcripts, None if scope is None else scope.speakers)
 
 
-def _resolve_one(question: str, before: Context | None, scope: Scope | None) -> FollowUp:
+def _chosen(speaker: str, scope: Scope | None, snap: Snapshot) -> str:
+    """Who a pronoun names within the request's scope: the one speaker the user chose, over the
+    conversation's; the conversation's only when they speak in the scope (else no one)."""
+    if scope is None:
+        return speaker
+    if scope.speakers is not None and len(scope.speakers) == 1:
+        return next(iter(scope.speakers))
+    return speaker if speaker in speakers_in(scope, snap) else ""
+
+
+def _resolve_one(question: str, before: Context | None, scope: Scope | None,
+                 snap: Snapshot) -> FollowUp:
     if before is None or not is_follow_up(question):
         return FollowUp(question, scope)
-    speaker = before.speaker
+    speaker = _chosen(before.speaker, scope, snap)
     asked = question
     if speaker and _PRONOUN.search(question):
         asked = _with_name(question, speaker)
@@ -128,11 +147,13 @@ def resolve(messages: list[tuple[str, str]], question: str, snap: Snapshot,
     of the earlier turns, oldest first), within the request's `scope` (None: the whole index).
 
     The conversation only ever narrows the scope: a quote from outside it anchors nothing, and
-    the FollowUp's scope is the request's, or a part of it."""
+    the FollowUp's scope is the request's, or a part of it. A pronoun names the speaker the user
+    chose (the one speaker of the scope) before the conversation's, and never someone outside it."""
     context: Context | None = None
     for role, text in messages:
         if role == "user":
-            asked = name_the_interviewee(_resolve_one(text, context, scope).question, snap)
+            asked = name_the_interviewee(_resolve_one(text, context, scope, snap).question, snap)
+            asked = name_the_titled(asked, snap, scope)
             named = sorted(snap.speakers.mentioned(asked))
             carried = context.speaker if context and asked != text else ""
             context = Context(asked, named[0] if len(named) == 1 else carried)
@@ -141,7 +162,7 @@ def resolve(messages: list[tuple[str, str]], question: str, snap: Snapshot,
             if transcript:
                 context.transcript, context.turn = transcript, turn
                 context.speaker = context.speaker or speaker
-    return _resolve_one(question, context, scope)
+    return _resolve_one(question, context, scope, snap)
 
 
 def arrange(retrieval: Retrieval, follow: FollowUp) -> Retrieval:

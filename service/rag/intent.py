@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 
+# "What did people say about …" is a digest; "What did they say Alibaba planned?" asks for one
+# fact: a capitalised word right after the verb is read case-sensitively, inside the
+# case-insensitive pattern (the scoped (?-i:…)), so "say about" stays a digest.
 _DIGEST = re.compile(
     r"^\s*(?:(?:can|could|would) you\s+|please\s+)?(?:summari[sz]e|sum up|recap|outline|"
     r"give (?:me |us )?(?:a |an )?(?:short |brief |quick )?(?:summary|overview|digest|rundown|recap)"
     r"|what (?:was|were|got) (?:said|discussed|debated|raised)|what did (?:they|people|everyone|the \w+) "
-    r"(?:say|discuss|talk|debate|think)\b(?! [A-Z]))"
+    r"(?:say|discuss|talk|debate|think)\b(?!(?-i: [A-Z])))"
     r"|\b(?:summary|overview|digest|rundown) of\b|\bmain points\b",
     re.IGNORECASE,
 )

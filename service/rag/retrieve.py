@@ -39,37 +39,17 @@ from chromadb.api.models.Collection import Collection
 from ingest import store as ix
 from ingest.embed import Embedder
 from ingest.settings import Settings
-from ingest.speakers import SpeakerNames
+from ingest.speakers import SpeakerNames, bare
 from service.rag import params as params_file
 from service.rag import passages
+from service.rag.anaphora import is_follow_up
 from service.rag.intent import who_is
 from service.rag.passages import Passages
 from service.rag.stages import Laps
-from service.rag.text import STOP, Tokenizer, pairs, query_text, words
+from service.rag.text import Tokenizer, pairs, query_text, words
 
 log = logging.getLogger("service")
 LOAD_PAGE = 5000  # chunk records read from Chroma per call when building the keyword index
-# Words that make a question lean on the conversation before it ("Where did he work before?").
-ANAPHORA = {
-    "he", "him", "his", "she", "her", "hers", "they", "them", "their", "theirs", "it", "its",
-    "this", "that", "these", "those", "there", "then", "former", "latter", "same", "also",
-    "anyone", "anybody", "someone", "somebody", "else", "others", "next",  # "Did anyone disagree?"
-}  # fmt: skip
-
-
-# Openings that continue the conversation before ("And in Europe?", "What about pricing?", "Why?").
-CONTINUATION = re.compile(r"\s*(and|but|so|or|also|what about|how about|why|how come|really)\b", re.IGNORECASE)
-
-
-def is_follow_up(question: str) -> bool:
-    """A question that cannot stand alone: it uses a pronoun, opens as a continuation, or has no
-    word of its own ("Pricing?" has one, and nothing else). "What is the weather in Paris?" is
-    short, and stands alone."""
-    ws = words(question)
-    content = [w for w in ws if w not in STOP]
-    return (bool(ANAPHORA.intersection(ws)) or bool(CONTINUATION.match(question)) or not content
-            or (len(content) == 1 and len(ws) <= 2))
-
 
 # The relevance features of a passage, in the columns of `Retriever.features`; their weights are
 # fitted (service/rag/params.py, rag-tune).
@@ -184,6 +164,24 @@ def name_the_interviewee(question: str, snap: Snapshot) -> str:
     return question
 
 
+def name_the_titled(question: str, snap: Snapshot, scope=None) -> str:
+    """ "What did the professor say?" -> "What did Professor B say?" when exactly one speaker in
+    the scope (service/rag/scope.py; None: the whole index) has that title before a one-letter
+    code, as research meetings label people ("Professor B", "PhD D", "Grad A")."""
+    titled = snap.speakers.titled(question)
+    if not titled:
+        return question
+    mask = snap.rows_in(scope)
+    for title, names in titled.items():
+        present = [
+            n for n in names
+            if n in snap.speaker_rows and (mask is None or bool(mask[snap.speaker_rows[n]].any()))
+        ]
+        if len(present) == 1:
+            question = re.sub(rf"\bthe\s+{re.escape(title)}\b", present[0], question, flags=re.IGNORECASE)
+    return question
+
+
 def keyword_text(text: str, meta: dict) -> str:
     """What BM25 indexes of a chunk: its speaker's name, the end of the turn it answers, the text."""
     context = meta.get(ix.K_QUESTION, "")[-CONTEXT_CHARS:]
@@ -194,7 +192,7 @@ def topic_text(question: str, speakers: set[str]) -> str:
     """What the question is about: its search words without the names of the speakers it names
     (their passages are found by speaker; their sentences do not repeat their own names)."""
     names = {w.lower() for name in speakers for w in words(name)}
-    kept = [w for w in query_text(question).split() if w.lower().strip("'’s") not in names and w.lower() not in names]
+    kept = [w for w in query_text(question).split() if bare(w) not in names and w.lower() not in names]
     return " ".join(kept) or question
 
 
@@ -360,10 +358,10 @@ class Retriever:
         fused = feats @ self.weights()
         return fused / (float(fused.std()) or 1.0), cosine
 
-    def _query(self, question: str, snap: Snapshot) -> tuple[str, str | None]:
+    def _query(self, question: str, snap: Snapshot, scope=None) -> tuple[str, str | None]:
         """The question as searched, and the person it asks about ("What is X's job title?" is
         answered where X is introduced, as "Who is X?")."""
-        question = name_the_interviewee(question, snap)
+        question = name_the_titled(name_the_interviewee(question, snap), snap, scope)
         if person := who_is(question):
             question = f"Who is {person}?"
         return question, person
@@ -372,7 +370,7 @@ class Retriever:
         """The features of every passage (rows of `snap.units(scope)`) for a question asked
         alone, and the scope's mask (None: every row): what rag-tune fits the weights on."""
         snap = self.snap
-        question, person = self._query(question, snap)
+        question, person = self._query(question, snap, scope)
         units = snap.units(scope)
         named = set() if person else snap.speakers.mentioned(question) & set(units.speaker_rows)
         vec = self.embedder.encode([query_text(question)])[0]
@@ -390,7 +388,7 @@ class Retriever:
         started = time.perf_counter()
         self.maybe_refresh(self.settings.index_check_seconds)  # another worker or process re-ingested?
         snap = self.snap
-        question, person = self._query(question, snap)
+        question, person = self._query(question, snap, scope)
         queries = [question]
         if history and is_follow_up(question):
             queries.append(f"{history[-1]} {question}")

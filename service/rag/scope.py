@@ -85,6 +85,15 @@ def _known(snapshot) -> _Known:
 _KNOWN = PerSnapshot(_known)
 
 
+def speakers_in(scope: Scope, snapshot) -> frozenset[str]:
+    """The speakers who have a turn in the scope (its speakers, where it names some, who speak in
+    its transcripts)."""
+    known = _KNOWN.get(snapshot)
+    transcripts = known.transcripts if scope.transcripts is None else scope.transcripts
+    present = frozenset().union(*(known.speakers_in.get(t, frozenset()) for t in transcripts))
+    return present if scope.speakers is None else present & scope.speakers
+
+
 def _distinct(values: Iterable[str] | None) -> list[str]:
     return list(dict.fromkeys(v.strip() for v in values or () if v.strip()))
 

@@ -918,3 +918,65 @@ def test_a_full_name_typed_in_lower_case_is_mentioned(names):
     assert names.mentioned("what did gabriel ste-marie say about the deficit") == {
         "Gabriel Ste-Marie"
     }
+
+
+# --- Research meetings: people labelled by a title and a one-letter code ------------------------
+
+MEETING = """\
+Research group meeting Bed004
+
+Professor C: So first of all, I agree that we should hire Fey for the transcription work.
+
+PhD D: The corpus is ready, we only need the alignments.
+
+Grad B: I can write the alignment scripts this week.
+
+Professor C: Good, then we meet again on Thursday.
+"""
+
+
+def test_a_title_before_a_one_letter_code_stays_in_the_name(tmp_path):
+    t = parse_written(tmp_path, "academic_Bed004.txt", MEETING)
+    assert t.kind == "conversation"
+    assert [(u.speaker, u.role) for u in t.turns] == [
+        ("Professor C", ""), ("PhD D", ""), ("Grad B", ""), ("Professor C", ""),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("label,name", [
+    ("Professor C", "Professor C"), ("Dr. E", "Dr. E"), ("Hon. Dr. C", "Dr. C"), ("PhD D", "PhD D"),
+    ("Professor Jane Roe", "Jane Roe"),  # a title before a name still goes
+])
+def test_the_code_alone_names_no_one(label, name):
+    assert clean_name(label) == name
+    assert person(label) == (name, "")
+
+
+@pytest.fixture(scope="module")
+def meeting_names() -> SpeakerNames:
+    return SpeakerNames(["Professor C", "PhD D", "PhD A", "Grad B", "Jane Roe"], [MEETING])
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("What did PhD D say about the corpus?", {"PhD D"}),
+    ("What did Professor C think about hiring Fey?", {"Professor C"}),
+    ("What was Grad B's plan?", {"Grad B"}),
+    ("what did phd d say about alignments?", {"PhD D"}),
+    # a bare one-letter word names no one
+    ("Is a corpus better than I thought?", set()),
+    ("What did A say about the corpus?", set()),
+    ("Did D mention the alignments?", set()),
+    ("Did the PhD students and Professor Roe agree?", {"Jane Roe"}),
+])
+def test_a_speaker_with_a_one_letter_code_is_mentioned_by_the_whole_name(meeting_names, question, expected):
+    assert meeting_names.mentioned(question) == expected
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("What did the professor think about hiring Fey?", {"professor": {"Professor C"}}),
+    ("What was the Professor's view?", {"professor": {"Professor C"}}),
+    ("What did the PhD say?", {"phd": {"PhD D", "PhD A"}}),  # two of them: the scope decides
+    ("What did a professor say?", {}),
+])
+def test_the_speakers_a_title_may_mean(meeting_names, question, expected):
+    assert meeting_names.titled(question) == expected

@@ -5,7 +5,7 @@ import pytest
 from ingest import store as ix
 from ingest.chunk import chunk_transcript, split_sentences
 from ingest.formats import parse_file
-from ingest.parse import TranscriptError, is_question, parse_plain
+from ingest.parse import TranscriptError, is_question, parse_plain, parse_text
 from tests.fixtures.core import SAMPLE
 
 
@@ -108,3 +108,67 @@ def test_unsupported_format(tmp_path: Path):
     f.write_bytes(b"%PDF-1.4")
     with pytest.raises(TranscriptError, match="unsupported format '.pdf'"):
         parse_file(f, "notes")
+
+
+# What a person said is never dropped for a word in it: only page furniture is, by its shape and place.
+WEB_CAPTURE = """\
+Acme on the road
+
+Our editor sat down with Jane Doe, the founder of Acme Robotics, to talk about farming.
+
+Why did you leave Facebook for farming?
+
+I wanted to build things you can touch. Facebook was a good school, but farms needed robots.
+
+How do you find new customers?
+
+Mostly on Facebook and at farm events. Follow us there and you will see the robots at work.
+
+What about trade shows?
+
+We attend every trade event, we run a masterclass for farmers, and people register online for free tickets.
+
+Which network works best?
+
+Facebook, mostly
+
+Anything to add?
+
+Follow us on Facebook and come to our next event.
+
+Article Share Image Share this article
+Share this article Linkedin Post Twitter Post Facebook Post
+"""
+
+
+def test_answers_that_mention_facebook_or_events_are_kept():
+    t = parse_plain(WEB_CAPTURE, "acme")
+    assert [(u.question, [p.text for p in u.paragraphs]) for u in t.turns] == [
+        ("Why did you leave Facebook for farming?",
+         ["I wanted to build things you can touch. Facebook was a good school, but farms needed robots."]),
+        ("How do you find new customers?",
+         ["Mostly on Facebook and at farm events. Follow us there and you will see the robots at work."]),
+        ("What about trade shows?",
+         ["We attend every trade event, we run a masterclass for farmers, and people register online for free tickets."]),
+        ("Which network works best?", ["Facebook, mostly"]),  # a short answer, not a caption
+        ("Anything to add?", ["Follow us on Facebook and come to our next event."]),
+    ]  # fmt: skip
+    # the share bar closing the page is the only thing dropped
+    assert t.dropped == ["Article Share Image Share this article\nShare this article Linkedin Post Twitter Post Facebook Post"]
+
+
+def test_an_unlabelled_answer_that_mentions_facebook_is_kept():
+    t = parse_text(
+        "Acme on the road\n\n"
+        "Interviewer: How do you find new customers?\n\n"
+        "Mostly on Facebook. Follow us there for our events.\n\n"
+        "Interviewer: And trade shows?\n\n"
+        "We attend them, and people register for tickets.\n\n"
+        "Share this article Linkedin Post Twitter Post Facebook Post\n",
+        "acme",
+    )
+    assert [(u.speaker, [p.text for p in u.paragraphs]) for u in t.turns] == [
+        ("Interviewee", ["Mostly on Facebook. Follow us there for our events."]),
+        ("Interviewee", ["We attend them, and people register for tickets."]),
+    ]
+    assert t.dropped == ["Share this article Linkedin Post Twitter Post Facebook Post"]  # no one's words

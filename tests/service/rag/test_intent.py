@@ -34,3 +34,17 @@ def test_who_a_named_person_is(question, person):
 ])
 def test_the_kind_of_answer_asked_for(question, digest, who_said, said):
     assert (is_digest(question), asks_who_said(question), asks_what_was_said(question)) == (digest, who_said, said)
+
+
+@pytest.mark.parametrize("question,digest", [
+    # a lower-case word after the verb: the discussion is asked for, whatever its first letter
+    ("What did people say about the budget?", True),
+    ("what did they discuss about broadband?", True),
+    ("What did everyone think of the plan?", True),
+    ("What did the committee discuss?", True),
+    # a capitalised word right after the verb: one fact about it is asked for
+    ("What did they say Alibaba planned?", False),
+    ("What did people think Morneau meant?", False),
+])
+def test_a_capital_after_the_verb_is_read_case_sensitively(question, digest):
+    assert is_digest(question) is digest

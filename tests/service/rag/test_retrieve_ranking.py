@@ -12,6 +12,7 @@ from ingest import store as ix
 from ingest.settings import Settings
 from ingest.sync import sync_paths
 from service.rag.retrieve import Retriever
+from service.rag.scope import Scope
 
 HEARING = """\
 Committee on Agriculture, Meeting 3
@@ -91,3 +92,41 @@ def test_a_named_speakers_bare_yes_does_not_outrank_what_she_said(tmp_path, embe
     assert lowe[0].text.startswith("We will add a grant")
     assert hits[0].meta[ix.K_SPEAKER] == "Kim Lowe"
     assert r.retrieve("Yes?", [], 3).hits  # a one-word question still finds something
+
+
+MEETING_ONE = """\
+Research group meeting Bed004
+
+Professor B: I agree that we should hire Fey to do the transcription of the new recordings.
+
+PhD D: The transcription can start once the recordings are copied to the server.
+"""
+MEETING_TWO = """\
+Research group meeting Bmr009
+
+Professor E: Before we hire anyone, the transcription budget has to be approved.
+
+Grad A: The recordings from last week are already on the server.
+"""
+
+
+def test_the_professor_is_the_one_professor_in_scope(tmp_path, embedder):
+    """ "the professor" names the one speaker with that title in the scope; over both meetings
+    there are two, and the question is searched as asked."""
+    folder = tmp_path / "meetings"
+    folder.mkdir()
+    (folder / "academic_Bed004.txt").write_text(MEETING_ONE, encoding="utf-8")
+    (folder / "academic_Bmr009.txt").write_text(MEETING_TWO, encoding="utf-8")
+    settings = Settings(chroma_path=tmp_path / "chroma", transcripts_dir=folder)
+    client = ix.chroma_client(settings)
+    assert sync_paths([folder], settings, embedder, client).transcripts == 2
+    r = Retriever(settings, embedder, client)
+    question = "What did the professor think about hiring Fey?"
+    scoped = r.retrieve(question, [], 3, scope=Scope(frozenset({"academic_Bed004"})))
+    assert scoped.question == "What did Professor B think about hiring Fey?"
+    assert scoped.speakers == {"Professor B"} and scoped.hits[0].meta[ix.K_SPEAKER] == "Professor B"
+    other = r.retrieve(question, [], 3, scope=Scope(frozenset({"academic_Bmr009"})))
+    assert other.question == "What did Professor E think about hiring Fey?"
+    everywhere = r.retrieve(question, [], 3)
+    assert (everywhere.question, everywhere.speakers) == (question, frozenset())
+    assert r.retrieve("What did PhD D say about the recordings?", [], 3).speakers == {"PhD D"}

@@ -15,7 +15,7 @@ from ingest.parse import parse_text
 from ingest.speakers import SpeakerNames
 from service.rag.errors import AnswerError, FilterError
 from service.rag.per_snapshot import PerSnapshot
-from service.rag.scope import Scope, resolve_scope
+from service.rag.scope import Scope, resolve_scope, speakers_in
 from tests.fixtures.core import SAMPLE
 from tests.fixtures.hearing import HEARING, HEARING_ID, SAMPLE_ID
 
@@ -162,3 +162,9 @@ def test_per_snapshot_builds_once_per_snapshot_and_lets_old_ones_go():
     del first, second
     gc.collect()
     assert cache._ref() is None  # the cache does not keep a replaced snapshot alive
+
+
+def test_the_speakers_who_speak_in_a_scope(snap):
+    assert speakers_in(Scope(frozenset({HEARING_ID})), snap) == ALL_HEARING
+    assert speakers_in(Scope(speakers=frozenset({"Bill Morneau", "Jane Roe"})), snap) == {"Bill Morneau", "Jane Roe"}
+    assert speakers_in(Scope(frozenset({SAMPLE_ID}), frozenset({"Bill Morneau"})), snap) == frozenset()
