@@ -171,11 +171,12 @@ def name_the_titled(question: str, snap: Snapshot, scope=None) -> str:
     titled = snap.speakers.titled(question)
     if not titled:
         return question
-    mask = snap.rows_in(scope)
+    turns = snap.turns
+    mask = turns.rows_in(scope, snap.transcript_ids)
     for title, names in titled.items():
         present = [
             n for n in names
-            if n in snap.speaker_rows and (mask is None or bool(mask[snap.speaker_rows[n]].any()))
+            if n in turns.speaker_rows and (mask is None or bool(mask[turns.speaker_rows[n]].any()))
         ]
         if len(present) == 1:
             question = re.sub(rf"\bthe\s+{re.escape(title)}\b", present[0], question, flags=re.IGNORECASE)
