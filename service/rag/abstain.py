@@ -1,7 +1,8 @@
 """Abstention, the one rule: when an answer says "not in the transcripts", and the words it uses.
 
 The built-in answerer abstains with ABSTAIN_TEXT when the fitted abstention model gives its best
-evidence less than even odds of answering (`should_abstain`; service/rag/params.py); the answer prompt asks a model for ABSTAIN_PHRASE; `is_abstention` recognises
+evidence less than even odds of answering (`should_abstain`; service/rag/params.py); the answer
+prompt asks a model for ABSTAIN_PHRASE; `is_abstention` recognises
 either, or a model's paraphrase, in a finished answer.
 """
 
@@ -11,6 +12,12 @@ import re
 
 ABSTAIN_TEXT = (
     "The transcripts do not cover this question, so I cannot answer it from them. "
+    "The closest passages are listed below."
+)
+# A follow-up whose best quotes were all quoted before: it found nothing new, and says so rather
+# than repeat the previous answer (service/rag/followup.py, `repeats`).
+NOTHING_NEW_TEXT = (
+    "The transcripts say nothing more on this than what I quoted before. "
     "The closest passages are listed below."
 )
 # The sentence the answer prompt asks for when the sources do not hold the answer; passed into the

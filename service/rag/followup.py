@@ -202,3 +202,9 @@ def arrange(retrieval: Retrieval, follow: FollowUp) -> Retrieval:
             rest = [h for h in retrieval.hits if not ids & set(members_of(h.meta, h.id))]
             return replace(retrieval, hits=near + rest, pinned=len(near))
     return retrieval
+
+
+def repeats(quotes: list[str], earlier_answers: list[str]) -> bool:
+    """Every sentence an answer quotes was quoted by an earlier answer of the conversation: it
+    adds nothing, and must not be given again word for word."""
+    return bool(quotes) and all(any(q in a for a in earlier_answers) for q in quotes)

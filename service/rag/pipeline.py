@@ -31,6 +31,7 @@ from anyio import to_thread
 from ingest import store as ix
 from ingest.embed import load_embedder
 from service.rag import followup
+from service.rag.abstain import NOTHING_NEW_TEXT
 from service.rag.chat_types import ChatRequest, ChatResponse, Source
 from service.rag.errors import LLMError
 from service.rag.evidence import EvidenceBuilder
@@ -221,6 +222,9 @@ class ChatPipeline:
         """The built-in answerer's answer as events (its sources carry the quoted sentences)."""
         clock.generating()
         answer = await to_thread.run_sync(self._quote, retrieval)
+        earlier = [text for role, text in earlier_turns(request) if role == "assistant"]
+        if not answer.abstained and followup.repeats([q.text for q in answer.quotes], earlier):
+            answer = Answer(NOTHING_NEW_TEXT, True, evidence=answer.evidence)
         clock.token()  # the whole answer is ready at once (it is sent word by word right away)
         observe_stage("answer", clock.generation_seconds())
         answer = replace(answer, text=clean_answer(answer.text, self.link_hosts))

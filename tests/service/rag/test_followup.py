@@ -6,7 +6,7 @@ import pytest
 from ingest import store as ix
 from ingest.speakers import SpeakerNames
 from service.rag.anaphora import is_follow_up, pointing_words
-from service.rag.followup import first_quote, resolve
+from service.rag.followup import first_quote, repeats, resolve
 from service.rag.scope import Scope
 
 
@@ -136,3 +136,13 @@ def test_a_speaker_or_transcript_the_user_chose_wins_over_a_pronoun(scope, asked
 ])
 def test_her_is_a_name_as_an_object_and_possessive_before_what_she_owns(question, asked):
     assert resolve(ASKED, question, HEARING).question == asked
+
+
+@pytest.mark.parametrize("quotes,earlier,repeated", [
+    (["We sell cloud."], ["Ann Lee: “We sell cloud.” [1]"], True),
+    (["We sell cloud.", "We hire."], ["Ann Lee: “We sell cloud.” [1]"], False),  # one is new
+    (["We sell cloud."], [], False),  # nothing said before
+    ([], ["Ann Lee: “We sell cloud.” [1]"], False),  # no quotes: an abstention is not a repeat
+])
+def test_an_answer_that_only_repeats_earlier_quotes_is_a_repeat(quotes, earlier, repeated):
+    assert repeats(quotes, earlier) is repeated

@@ -19,7 +19,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
 
 from ingest import store as ix
-from service.rag.abstain import ABSTAIN_TEXT
+from service.rag.abstain import ABSTAIN_TEXT, NOTHING_NEW_TEXT
 from service.rag.chat_types import ChatRequest
 from service.rag.errors import LLMUnavailable
 from service.rag.evidence import EvidenceBuilder
@@ -229,3 +229,18 @@ def test_the_answerer_reads_no_store_and_runs_no_model():
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert imported == {"__future__", "re", "dataclasses", "service.rag.abstain", "service.rag.evidence",
                         "service.rag.intent", "service.rag.params", "service.rag.text"}
+
+
+def test_a_follow_up_that_finds_nothing_new_says_so_instead_of_repeating(retriever):
+    """Asked again after its answer, a question finds the sentences already quoted: the answer says
+    there is nothing more, and does not give the same quotes word for word."""
+    p = pipeline(retriever)
+    first = p.run(request(QUESTION))
+    assert not first.abstained and first.answer
+    again = p.run(ChatRequest(messages=[
+        {"role": "user", "content": QUESTION},
+        {"role": "assistant", "content": first.answer},
+        {"role": "user", "content": QUESTION},
+    ]))
+    assert again.answer == NOTHING_NEW_TEXT and again.abstained and again.answer != first.answer
+    assert again.sources  # the passages are still listed
