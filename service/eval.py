@@ -99,19 +99,6 @@ def wrong(r: dict) -> bool:
     return r["rank"] != 1 or not r["correct"] or not r["cited"]
 
 
-def calibrate(cases: list[dict], top_k: int) -> dict:
-    """Evidence of every case with abstention off, and the threshold midway between classes."""
-    from ingest.settings import Settings
-
-    settings = Settings(abstain_threshold=0.0)
-    results = run_cases(cases, None, top_k, settings)
-    pos = [r["evidence"] for r in results if r["answerable"] and r["rank"]]
-    neg = [r["evidence"] for r in results if not r["answerable"]]
-    low, high = min(pos), max(neg, default=0.0)
-    return {"weakest_answerable": low, "strongest_unanswerable": high,
-            "threshold": round((low + high) / 2, 3), "separable": low > high}
-
-
 def request_body(case: dict, top_k: int, scoped: bool) -> dict:
     """The chat request a user would send for a case: its conversation, and in a scoped run the
     transcript the case is about (as a user who picked it in the library asks)."""
@@ -161,14 +148,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="ask each case within its `transcript` (filters.transcripts), as a user who "
                         "picked that transcript in the library")
     parser.add_argument("--details", type=Path, help="write each case's result to this JSONL file")
-    parser.add_argument("--calibrate", action="store_true",
-                        help="print the abstention threshold that separates the cases (ABSTAIN_THRESHOLD)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if not args.cases.is_file():
         parser.error(f"no such cases file: {args.cases}")
-    if args.calibrate:
-        print(json.dumps(calibrate(load_cases(args.cases), args.top_k)))
         return 0
     try:
         results = run_cases(load_cases(args.cases), args.url, args.top_k, scoped=args.scoped)
