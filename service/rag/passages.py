@@ -33,11 +33,9 @@ P_MEMBERS = "members"  # the ids of its turns (chunks), in order
 P_SPEAKERS = "speakers"  # who speaks in it, in order of first line
 P_LAST_TURN = "last_turn"  # the number of its last turn
 
-WINDOW_TARGET = 500  # characters a conversation passage grows to, speaker labels counted (bench/ fits it)
-WINDOW_LIMIT = 1800  # characters it never grows past (a turn's piece is at most ~900: ingest/chunk.py)
 
 
-def pack(lengths: list[int], target: int = WINDOW_TARGET, limit: int = WINDOW_LIMIT) -> list[range]:
+def pack(lengths: list[int], target: int, limit: int) -> list[range]:
     """Consecutive items cut into windows: each grows until it holds `target` characters, never
     past `limit`; a short last window joins the one before when they fit together."""
     windows: list[range] = []
@@ -113,8 +111,8 @@ def build(
     tokens: list[list[str]],
     transcript_code: dict[str, int],
     windowed: bool,
-    target: int = WINDOW_TARGET,
-    limit: int = WINDOW_LIMIT,
+    target: int = 0,
+    limit: int = 0,
 ) -> Passages:
     """Passages over the chunks `ids` (sorted, so each transcript's turns are consecutive and in
     order), whose vectors and keyword tokens are given row by row. `windowed`: conversation turns
