@@ -1,8 +1,8 @@
 """The ablation report (issue 20): every feature, rule and weight switched off in turn, measured on
 every corpus's `fit` cases, beside the service as it ships.
 
-Each row switches one thing off and nothing else (the fitted parameters are not re-fitted): a fusion
-feature's weight set to 0, an abstention feature's weight set to 0, the passage windows (every turn
+Each row switches one thing off and nothing else (the fitted parameters are not re-fitted): a fusion,
+sentence or abstention feature's weight set to 0, the passage windows (every turn
 its own passage), or a rule of question analysis or quoting replaced by its neutral form. Columns,
 per corpus: hit@3 (scoped where the corpus is, else whole), false abstention on answerable
 questions, and the share of questions declined that must be (its unanswerable cases and other
@@ -46,7 +46,7 @@ def patched(obj, name: str, value):
 def rows() -> dict[str, tuple[str, object]]:
     """name -> (what it is, how to switch it off: params -> params, or a context manager factory)."""
     from service.rag import evidence, extractive, retrieve
-    from service.rag.extractive import EVIDENCE_FEATURES, ExtractiveAnswerer
+    from service.rag.extractive import EVIDENCE_FEATURES, SENTENCE_FEATURES, ExtractiveAnswerer
     from service.rag.params import Logistic
     from service.rag.retrieve import FEATURES
 
@@ -54,6 +54,9 @@ def rows() -> dict[str, tuple[str, object]]:
     for f in FEATURES:
         out[f"fusion:{f}"] = (f"fusion feature `{f}` weight 0",
                               lambda p, f=f: replace(p, fusion={**p.fusion, f: 0.0}))
+    for f in SENTENCE_FEATURES:
+        out[f"sentence:{f}"] = (f"sentence feature `{f}` weight 0",
+                                lambda p, f=f: replace(p, sentences={**p.sentences, f: 0.0}))
     for f in EVIDENCE_FEATURES:
         out[f"abstain:{f}"] = (f"abstention feature `{f}` weight 0", lambda p, f=f: replace(
             p, abstention=Logistic({**p.abstention.weights, f: 0.0}, p.abstention.bias)))
@@ -69,8 +72,6 @@ def rows() -> dict[str, tuple[str, object]]:
     out["phrasing words"] = ("the question searched without 'what did … say', 'summarize'",
                              lambda: patched(retrieve, "query_text", lambda q: q))
     out["who is"] = ("'what is X's job' searched as 'who is X'", lambda: patched(retrieve, "who_is", lambda q: None))
-    out["opening bonus"] = ("an interview answer's opening sentences lead", lambda: patched(
-        ExtractiveAnswerer, "opening_weight", 0.0))
     out["neighbours"] = ("the sentence that completes the best one is quoted with it", lambda: patched(
         ExtractiveAnswerer, "neighbours", staticmethod(lambda quotes, best: ([], []))))
     return out

@@ -9,7 +9,10 @@ qmsum-val is read):
    are paired with the ones that do not among the current top candidates; a logistic regression
    without intercept on the feature differences of the pairs (pairwise learning to rank) gives
    the weights. Each corpus weighs the same, whatever its number of questions.
-2. The abstention model (service/rag/extractive.py, EVIDENCE_FEATURES), with the fitted fusion:
+2. The weights of what makes a sentence the answer (service/rag/extractive.py, SENTENCE_FEATURES):
+   pairs of a gold sentence of a gold passage against a sentence of a passage without gold, among
+   the passages shown, fitted the same way.
+3. The abstention model (service/rag/extractive.py, EVIDENCE_FEATURES), with the fitted fusion:
    a logistic regression of "the transcripts answer it" on the evidence features. Answerable:
    the answerable questions. Not answerable: the unanswerable ones, and every question of the
    other corpora asked over this corpus's index (no hearing answers a question about a remote
@@ -141,26 +144,53 @@ def fusion_pairs(corpus: Corpus, fit: list[dict], rng: random.Random) -> tuple[l
     return diffs, questions
 
 
-def fit_fusion(data: dict[str, tuple[list[np.ndarray], int]]) -> dict[str, float]:
+# --- 2. the answer sentences -----------------------------------------------------------------
+def sentence_pairs(corpus: Corpus, fit: list[dict], rng: random.Random) -> list[np.ndarray]:
+    """Feature differences (a sentence of a passage holding a gold phrase - another sentence of
+    the passages shown) for each answerable question's evidence."""
+    from service.eval import normalise, request_body
+    from service.rag.chat_types import ChatRequest
+    from service.rag.extractive import SENTENCE_FEATURES
+
+    pipeline, diffs = corpus.pipeline, []
+    for case in single(fit):
+        gold = [normalise(p) for p in case.get("passage_any", [])]
+        if not case.get("answerable", True) or not gold:
+            continue
+        for scoped in modes(corpus, case):
+            request = ChatRequest(**request_body(case, 5, scoped))
+            retrieval = pipeline._retrieve(request, None, pipeline.scope(request))
+            rows = pipeline.answerer.sentence_features(pipeline.evidence.build(retrieval))
+            texts = {n: normalise(h.text) for n, h in enumerate(retrieval.hits, 1)}
+            holds = {n for n, t in texts.items() if any(g in t for g in gold)}
+            vec = [np.array([f[k] for k in SENTENCE_FEATURES]) for _, _, f in rows]
+            good = [v for (p, s, _), v in zip(rows, vec) if p.n in holds and any(normalise(s.text) in g for g in gold)]
+            bad = [v for (p, _, _), v in zip(rows, vec) if p.n not in holds]
+            pairs = [(a, b) for a in good for b in bad]
+            for a, b in rng.sample(pairs, min(PAIRS_PER_QUESTION, len(pairs))):
+                diffs.append(a - b)
+    return diffs
+
+
+def fit_pairs(data: dict[str, list[np.ndarray]], names: tuple[str, ...], unit: str) -> dict[str, float]:
+    """Weights of `names` from pairs' feature differences (better - worse), each corpus weighing
+    the same; in units of `unit`'s weight (only their ratios count)."""
     from sklearn.linear_model import LogisticRegression
 
-    from service.rag.retrieve import FEATURES
-
     xs, ws = [], []
-    for diffs, _ in data.values():
-        if diffs:
-            xs += diffs
-            ws += [1.0 / len(diffs)] * len(diffs)
+    for diffs in data.values():
+        xs += diffs
+        ws += [1.0 / len(diffs)] * len(diffs) if diffs else []
     x = np.array(xs)
     w = np.array(ws) * len(xs) / len(data)
     model = LogisticRegression(fit_intercept=False, C=1.0, max_iter=1000)
     model.fit(np.vstack([x, -x]), np.r_[np.ones(len(x)), np.zeros(len(x))], sample_weight=np.r_[w, w])
     coef = model.coef_[0]
-    scale = coef[FEATURES.index("meaning")] or 1.0  # weights in units of the cosine's (only ratios count)
-    return {name: round(float(c / scale), 4) for name, c in zip(FEATURES, coef)}
+    scale = coef[names.index(unit)] or 1.0
+    return {name: round(float(c / scale), 4) for name, c in zip(names, coef)}
 
 
-# --- 2. abstention ---------------------------------------------------------------------------
+# --- 3. abstention ---------------------------------------------------------------------------
 def evidence_rows(corpus: Corpus, cases: list[dict], answerable: bool | None) -> list[dict[str, float]]:
     """The evidence features of each case's question (None when no sentence holds the kind of answer
     asked for: that is declined by structure, not by the model); `answerable` None: the case says."""
@@ -248,7 +278,9 @@ def main(argv: list[str] | None = None) -> int:
     from ingest.settings import Settings
     from service.eval import held_back
     from service.rag import params as P
+    from service.rag.extractive import SENTENCE_FEATURES
     from service.rag.pipeline import build_pipeline
+    from service.rag.retrieve import FEATURES
 
     started = time.perf_counter()
     corpora = read_corpora(args.corpora)
@@ -271,10 +303,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_fit:
         t = time.perf_counter()
         pairs = {n: fusion_pairs(corpora[n], fit[n], rng) for n in train}
-        fusion = fit_fusion(pairs)
+        fusion = fit_pairs({n: d for n, (d, _) in pairs.items()}, FEATURES, "meaning")
         log(f"fusion from {sum(len(d) for d, _ in pairs.values())} pairs of "
             f"{sum(q for _, q in pairs.values())} questions in {time.perf_counter() - t:.0f} s: {fusion}")
         params = replace(params, fusion=fusion)
+        for c in corpora.values():
+            c.pipeline.use(params)
+        t = time.perf_counter()
+        chosen = {n: sentence_pairs(corpora[n], fit[n], rng) for n in train}
+        sentences = fit_pairs(chosen, SENTENCE_FEATURES, "similarity")
+        log(f"sentences from {sum(map(len, chosen.values()))} pairs in {time.perf_counter() - t:.0f} s: {sentences}")
+        params = replace(params, sentences=sentences)
         for c in corpora.values():
             c.pipeline.use(params)
         t = time.perf_counter()
@@ -286,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         params = replace(params, abstention=P.Logistic(weights, bias), fitted={
             "by": "rag-tune", "on": train, "date": time.strftime("%Y-%m-%d"),
             "fusion_pairs": {n: len(d) for n, (d, _) in pairs.items()},
+            "sentence_pairs": {n: len(d) for n, d in chosen.items()},
             "abstention_cases": {n: len(r) for n, r in rows.items()},
         })
         for c in corpora.values():
@@ -294,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n### rag-tune ({'fitted on ' + ', '.join(train) if not args.no_fit else 'current parameters'}; "
           f"{(time.perf_counter() - started) / 60:.1f} min)\n")
     print(table(report(corpora, foreign, shown)))
-    print("\nfusion:", json.dumps(params.fusion), "\nabstention:", json.dumps(params.abstention.weights),
+    print("\nfusion:", json.dumps(params.fusion), "\nsentences:", json.dumps(params.sentences), "\nabstention:", json.dumps(params.abstention.weights),
           "bias", params.abstention.bias)
     out = args.out or (None if args.leave_out or args.no_fit else P.SHIPPED)
     if out:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from service.rag.abstain import ABSTAIN_TEXT, should_abstain
-from service.rag.evidence import Evidence
+from service.rag.evidence import Evidence, Passage, Sentence
 from service.rag.intent import asks_what_was_said, asks_who_is, asks_who_said, is_digest
 from service.rag.params import Params
 from service.rag.text import STOP, Tokenizer, words
@@ -157,6 +157,16 @@ class Answer:
         return self.abstained or bool(self.citations)
 
 
+# What makes a sentence the answer (its weights are fitted: service/rag/params.py, rag-tune).
+SENTENCE_FEATURES = (
+    "similarity",  # cosine(question or its topic, the sentence as ingest stored its vector)
+    "lexical",  # the IDF-weighted share of the question's words it uses
+    "opening",  # an interview answer's first sentences, when the interviewer asked what the user asks
+    "lead",  # its passage's retrieval score less the best passage's: answers come from the best
+             # passage unless another holds a clearly better sentence
+)
+ASKED_FLOOR = 0.3  # cosine of the user's and the interviewer's question under which they asked different things
+
 # The evidence features of a question's best answer sentence, the abstention model's inputs
 # (service/rag/params.py): whether the transcripts answer it is fitted on them (rag-tune).
 EVIDENCE_FEATURES = (
@@ -173,9 +183,6 @@ EVIDENCE_FEATURES = (
 class ExtractiveAnswerer:
     """Score, rank and quote the sentences of the evidence's passages."""
 
-    lexical_weight = 0.5
-    passage_weight = 0.4  # per σ of the fused retrieval score (service/rag/retrieve.py)
-    opening_weight = 0.6
     margin = 0.25
     max_sentences = 3
     # another passage's best sentence is quoted too (what was said, not a typed fact) when it
@@ -184,34 +191,41 @@ class ExtractiveAnswerer:
 
     def __init__(self, params: Params):
         params.check("abstention", params.abstention.weights, EVIDENCE_FEATURES)
+        params.check("sentences", params.sentences, SENTENCE_FEATURES)
         self.params = params
 
-    def score_sentences(self, evidence: Evidence) -> list[Quote]:
-        """Score each sentence of the passages as an answer to the question.
-
-        score = cosine(question, sentence) + lexical overlap (IDF-weighted)
-              + the passage's lead over the best passage (answers come from the best passage
-                unless another holds a clearly better sentence)
-              + an opening bonus when the interviewer asked what the user asks: interview
-                answers state their point first.
-        """
+    def sentence_features(self, evidence: Evidence) -> list[tuple[Passage, Sentence, dict[str, float]]]:
+        """Each sentence of the passages with its SENTENCE_FEATURES."""
         if not evidence.passages:
             return []
         qtokens = set(evidence.tokens)
         qweight = sum(evidence.weights[t] for t in qtokens) or 1.0
         top = evidence.passages[0].score
-        quotes = []
+        out = []
         for passage in evidence.passages:
             for s in passage.sentences:
                 overlap = qtokens.intersection(s.tokens)
-                lex = sum(evidence.weights[t] for t in overlap) / qweight
                 opening = 0.0
                 if passage.first_piece and s.index < 2:
-                    opening = self.opening_weight * max(0.0, passage.asked - 0.3) / (1 + s.index)
-                lead = passage.score - top
-                base = s.similarity + self.lexical_weight * lex + opening
-                score = base + self.passage_weight * lead
-                quotes.append(Quote(passage.n, s.text, s.start, s.end, score, base, s.speaker or passage.speaker))
+                    opening = max(0.0, passage.asked - ASKED_FLOOR) / (1 + s.index)
+                out.append((passage, s, {
+                    "similarity": s.similarity,
+                    "lexical": sum(evidence.weights[t] for t in overlap) / qweight,
+                    "opening": opening,
+                    "lead": passage.score - top,
+                }))
+        return out
+
+    def score_sentences(self, evidence: Evidence) -> list[Quote]:
+        """Score each sentence of the passages as an answer to the question: the fitted weighted
+        sum of its SENTENCE_FEATURES (`base`: without its passage's lead, how well the sentence
+        itself answers)."""
+        w = self.params.sentences
+        quotes = []
+        for passage, s, f in self.sentence_features(evidence):
+            base = sum(w.get(k, 0.0) * f[k] for k in ("similarity", "lexical", "opening"))
+            score = base + w.get("lead", 0.0) * f["lead"]
+            quotes.append(Quote(passage.n, s.text, s.start, s.end, score, base, s.speaker or passage.speaker))
         return quotes
 
     @staticmethod

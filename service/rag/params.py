@@ -8,6 +8,9 @@ the service pointed at the result with PARAMS_FILE.
 - `windows`: the size of a conversation's passages (service/rag/passages.py).
 - `fusion`: the weight of each relevance feature of a passage (service/rag/retrieve.py, FEATURES),
   fitted by pairwise logistic regression: a passage that holds the answer against one that does not.
+- `sentences`: the weight of each feature of a sentence as an answer (service/rag/extractive.py,
+  SENTENCE_FEATURES), fitted by pairwise logistic regression: a sentence of a gold passage against
+  another sentence of the passages shown.
 - `abstention`: a logistic model over the evidence features (service/rag/extractive.py,
   EVIDENCE_FEATURES) giving the odds that a sentence answers the question; the built-in answerer
   declines below even odds, and a digest quotes a passage's best sentence at even odds or better.
@@ -48,6 +51,7 @@ class Params:
     window_target: int
     window_limit: int
     fusion: dict[str, float]  # feature name -> weight
+    sentences: dict[str, float]  # what makes a sentence the answer: feature name -> weight
     abstention: Logistic
     fitted: dict = field(default_factory=dict)  # how and on what (for people; not read)
 
@@ -56,6 +60,7 @@ class Params:
             "version": VERSION,
             "windows": {"target": self.window_target, "limit": self.window_limit},
             "fusion": self.fusion,
+            "sentences": self.sentences,
             "abstention": {"bias": self.abstention.bias, "weights": self.abstention.weights},
             "fitted": self.fitted,
         }
@@ -68,6 +73,7 @@ class Params:
         ab = data["abstention"]
         return cls(int(data["windows"]["target"]), int(data["windows"]["limit"]),
                    {k: float(v) for k, v in data["fusion"].items()},
+                   {k: float(v) for k, v in data["sentences"].items()},
                    Logistic({k: float(v) for k, v in ab["weights"].items()}, float(ab["bias"])),
                    data.get("fitted", {}))
 

@@ -27,7 +27,8 @@ def linear(threshold: float = THRESHOLD) -> ExtractiveAnswerer:
     k = SHARPNESS
     rule = Logistic({"sentence": k, "lead": 0.4 * k, "top": 0.0, "unknown": -k, "missing": -0.2 * k,
                      "names_only": -NAMES_ONLY * k, "named": NAMED_RELIEF * k}, -k * threshold)
-    return ExtractiveAnswerer(replace(load(), abstention=rule))
+    sentences = {"similarity": 1.0, "lexical": 0.5, "opening": 0.6, "lead": 0.4}
+    return ExtractiveAnswerer(replace(load(), abstention=rule, sentences=sentences))
 
 
 def odds(strength: float) -> float:
