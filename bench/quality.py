@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = build_pipeline(ing["settings"])
         cases = corpus.cases[: args.limit] if args.limit else corpus.cases
         parts = {"fit": [c for c in cases if not held_back(c)], "held": [c for c in cases if held_back(c)]}
+        if follow := [c for c in cases if len(c["messages"]) > 1]:  # fit and held: a row of their own
+            parts["follow-ups"] = follow
         for part, some in parts.items():
             modes = ["whole", "scoped"] if corpus.scoped else ["whole"]
             for mode in modes:
@@ -213,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{(time.perf_counter() - started) / 60:.1f} min, load {load_start} at start, {load_text()} at end)\n")
     print(md_table(HEADERS, rows))
     print("\nfit/held: the train cases cut by a hash of their transcript (held: a quarter, never tuned on); "
+          "follow-ups: the cases asked after a first question and its answer (fit and held); "
           "whole: over the whole folder; scoped: within the case's transcript; foreign: other corpora's "
           "questions over this index (declined = share abstained); baselines rank passages only.")
     if args.json:
