@@ -101,9 +101,9 @@ def wrong(r: dict) -> bool:
 
 def calibrate(cases: list[dict], top_k: int) -> dict:
     """Evidence of every case with abstention off, and the threshold midway between classes."""
-    from ingest.settings import Settings
+    from service.settings import ServiceSettings
 
-    settings = Settings(abstain_threshold=0.0)
+    settings = ServiceSettings(abstain_threshold=0.0)
     results = run_cases(cases, None, top_k, settings)
     pos = [r["evidence"] for r in results if r["answerable"] and r["rank"]]
     neg = [r["evidence"] for r in results if not r["answerable"]]
@@ -137,11 +137,11 @@ def run_cases(cases: list[dict], url: str | None, top_k: int, settings=None, sco
                 r.raise_for_status()
                 responses.append(r.json())
     else:
-        from ingest.settings import Settings
         from service.rag.chat_types import ChatRequest
         from service.rag.pipeline import build_pipeline
+        from service.settings import ServiceSettings
 
-        pipeline = build_pipeline(settings or Settings())
+        pipeline = build_pipeline(settings or ServiceSettings())
         responses = []
         for body in bodies:
             responses.append(pipeline.run(ChatRequest(**body)).model_dump())
