@@ -27,6 +27,14 @@ class IndexSettings(BaseSettings):
     # .env holds every owner's names: each class reads its own and ignores the rest
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_file_encoding="utf-8")
 
+    def __init__(self, **values):
+        # `extra="ignore"` must stay (one .env holds every owner's names), but it would also drop a
+        # keyword this class does not have, e.g. a service setting given to IngestSettings: refuse it.
+        unknown = sorted(k for k in values if not k.startswith("_") and k not in type(self).model_fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no setting {', '.join(unknown)}")
+        super().__init__(**values)
+
     # --- store ---
     chroma_path: Path = Field(
         Path("var/chroma"), description="Embedded Chroma store folder (used when CHROMA_HOST is unset)."

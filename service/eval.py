@@ -103,7 +103,7 @@ def calibrate(cases: list[dict], top_k: int) -> dict:
     """Evidence of every case with abstention off, and the threshold midway between classes."""
     from service.settings import ServiceSettings
 
-    settings = ServiceSettings(abstain_threshold=0.0)
+    settings = ServiceSettings()
     results = run_cases(cases, None, top_k, settings)
     pos = [r["evidence"] for r in results if r["answerable"] and r["rank"]]
     neg = [r["evidence"] for r in results if not r["answerable"]]
