@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -113,3 +116,44 @@ def test_one_env_file_feeds_every_owner(tmp_path, monkeypatch):
     assert (service.chroma_port, service.chunk_max_chars, service.chat_rate_limit) == (9001, 900, 7.0)
     assert not hasattr(IngestSettings(), "chat_rate_limit")
 
+
+CONFIGURATION = ROOT / "docs" / "configuration.md"
+SECTION = re.compile(r"^## `(\w+)`", re.MULTILINE)
+ROW = re.compile(r"^\| `(\w+)` \| (.*?) \| (.*) \|$", re.MULTILINE)
+
+
+def shown_default(field) -> str:
+    """A field's default as docs/configuration.md writes it (as one would set it in .env)."""
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, (dict, list)):
+        return f"`{json.dumps(value)}`"
+    return f"`{value}`"
+
+
+def documented() -> dict[str, dict[str, str]]:
+    """{class name: {ENV_NAME: default as written}} from docs/configuration.md's tables."""
+    parts = SECTION.split(CONFIGURATION.read_text(encoding="utf-8"))  # [before, name, body, name, body…]
+    return {name: {row.group(1): row.group(2) for row in ROW.finditer(body)}
+            for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def test_the_configuration_page_lists_each_field_once_under_its_owner_with_its_default():
+    docs = documented()
+    assert list(docs) == [cls.__name__ for cls in OWNERS]
+    for cls in OWNERS:
+        expected = {name.upper(): shown_default(cls.model_fields[name]) for name in own_fields(cls)}
+        assert docs[cls.__name__] == expected, cls.__name__
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (None, "unset"), (False, "`false`"), (8000, "`8000`"), (Path("var/chroma"), "`var/chroma`"), ("", "``"),
+])
+def test_defaults_are_shown_as_written_in_env(value, shown):
+    from pydantic.fields import FieldInfo
+
+    assert shown_default(FieldInfo(default=value)) == shown
+    assert shown_default(FieldInfo(default_factory=dict)) == "`{}`"
