@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from ingest.embed import load_embedder
-    from ingest.settings import Settings
+    from ingest.settings import IndexSettings
     from service.eval import held_back
     from service.rag import params as P
     from service.rag.pipeline import build_pipeline
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     corpora = read_corpora()
     names = args.corpora or list(corpora)
-    embedder = load_embedder(Settings())
+    embedder = load_embedder(IndexSettings())
     rng = random.Random(20)
     shipped = P.load(None)
     table = rows()

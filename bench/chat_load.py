@@ -51,7 +51,8 @@ import numpy as np
 from bench.retrieval_latency import ChromaServer, free_port
 from ingest import store as ix
 from ingest.embed import load_embedder
-from ingest.settings import Settings
+from ingest.settings import IndexSettings, IngestSettings
+from service.settings import ServiceSettings
 
 BIN = Path(sys.executable).parent
 DEV_CASES = ROOT.parent / "shared" / "eval" / "dev.jsonl"
@@ -248,7 +249,7 @@ def configuration(name: str, work: Path, embedder, transcripts: Path, workers: i
         subprocess.run([str(BIN / "rag-ingest"), "--quiet", str(transcripts)], check=True, cwd=ROOT,
                        env={**os.environ, **env}, stdin=subprocess.DEVNULL)
         # The floor reads an identical store of its own: the service holds the embedded one.
-        fs = Settings(chroma_path=floor_store, transcripts_dir=transcripts)
+        fs = IngestSettings(chroma_path=floor_store, transcripts_dir=transcripts)
         client = ix.chroma_client(fs)
         sync_paths([transcripts], fs, embedder, client)
         with Service(env, work, 1) as service:
@@ -258,7 +259,7 @@ def configuration(name: str, work: Path, embedder, transcripts: Path, workers: i
             env = {"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(chroma.port),
                    "TRANSCRIPTS_DIR": str(transcripts), "PROMETHEUS_MULTIPROC_DIR": str(work / "prom"),
                    **extra_env}
-            fs = Settings(chroma_host="127.0.0.1", chroma_port=chroma.port, transcripts_dir=transcripts)
+            fs = IngestSettings(chroma_host="127.0.0.1", chroma_port=chroma.port, transcripts_dir=transcripts)
             client = ix.chroma_client(fs)
             sync_paths([transcripts], fs, embedder, client)  # the same server the service reads
             with Service(env, work, workers) as service:
@@ -270,7 +271,7 @@ def run_config(name: str, args, embedder, bodies: list[dict]) -> dict:
     workers = 1 if name == "embedded" else args.workers
     extra = {"EMBED_THREADS": str(args.embed_threads)} if args.embed_threads is not None else {}
     questions = [last_question(b) for b in bodies]
-    candidates = Settings().candidates
+    candidates = ServiceSettings().candidates
     try:
         with configuration(name, work, embedder, args.transcripts, workers, extra) as (service, chunks):
             startup_rss, parts = service.rss()
@@ -329,12 +330,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["EMBED_THREADS"] = str(args.embed_threads)
 
     bodies = question_mix()
-    embedder = load_embedder(Settings())
+    embedder = load_embedder(IndexSettings())
     load_before = os.getloadavg()
     results = {name: run_config(name, args, embedder, bodies) for name in args.configs}
     load_after = os.getloadavg()
 
-    threads = Settings().embed_threads or "default"
+    threads = IndexSettings().embed_threads or "default"
     print(f"\n/v1/chat, built-in answerer: median of {args.runs} runs x {args.requests} requests per level; "
           f"{len(bodies)} questions (dev cases, uncovered questions, follow-ups); EMBED_THREADS={threads}; "
           f"{os.cpu_count()} CPUs, load average {load_before[0]:.1f} at start, {load_after[0]:.1f} at end")
@@ -348,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{lv['errors']:>4}/{lv['requests']:<4} {r['floor']:>9.1f} {lv['p50'] / r['floor']:>8.2f}x "
                   f"{r['hot_floor']:>9.1f} {lv['p50'] / r['hot_floor']:>7.2f}x {lv['rps'] / single:>10.2f}x")
     print("floor = one query encode + one raw Chroma query (chunk collection, top "
-          f"{Settings().candidates}), in this process, right after each single-client request; median.\n"
+          f"{ServiceSettings().candidates}), in this process, right after each single-client request; median.\n"
           "hot floor = the same in a tight loop before each run (warm caches: what a process that never "
           "waits gets; the service always waits for its next request)")
     print(f"\n{'config':<18} {'RSS after start-up':>19} {'at end of load':>15} {'peak under load':>16}   processes at end (MB)")

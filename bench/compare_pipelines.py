@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from ingest.embed import load_embedder
-    from ingest.settings import Settings
+    from ingest.settings import IndexSettings
 
     splits = {"val": load_split("val")}
     if args.train:
@@ -189,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     load_start = load_text()
     code = code_state()
-    embedder = load_embedder(Settings())  # the project's Embedder (EMBED_THREADS=1), for both ingests
+    embedder = load_embedder(IndexSettings())  # the project's Embedder (EMBED_THREADS=1), for both ingests
     work = Path(tempfile.mkdtemp(prefix="compare-pipelines-"))
     try:
         service = run_service(args.folder, args.keep_chroma or work / "chroma", embedder, splits, args.top_k)

@@ -27,14 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.make_corpus import make  # noqa: E402
 from ingest import store as ix
 from ingest.embed import load_embedder  # noqa: E402
-from ingest.settings import Settings  # noqa: E402
+from ingest.settings import IndexSettings, IngestSettings  # noqa: E402
 from ingest.sync import plan_sync, sync_paths  # noqa: E402
 
 
 def one_run(n: int, turns: int, work: Path, embedder) -> dict:
     corpus = work / "corpus"
     make(n, turns, 0, corpus)
-    settings = Settings(chroma_path=work / "chroma", transcripts_dir=corpus)
+    settings = IngestSettings(chroma_path=work / "chroma", transcripts_dir=corpus)
     client = ix.chroma_client(settings)
     # Floor: raw encode of the exact chunk texts, same model, same batch size, same threads.
     plan = plan_sync([corpus], settings, ix.open_collection(client, settings, ix.CHUNK_SUFFIX))
@@ -70,7 +70,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--turns", type=int, default=3, help="question/answer turns per transcript")
     a = p.parse_args()
-    embedder = load_embedder(Settings())
+    embedder = load_embedder(IndexSettings())
     rows = []
     for r in range(a.runs):
         work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))

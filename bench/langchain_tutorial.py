@@ -42,8 +42,9 @@ from langchain_core.documents import Document
 
 from ingest import store as ix
 from ingest.embed import load_embedder
-from ingest.settings import Settings
+from ingest.settings import IndexSettings
 from service.eval import load_cases, metrics, normalise, run_cases
+from service.settings import ServiceSettings
 
 try:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -86,7 +87,7 @@ def ours(folder: Path, cases: list[dict], embedder, runs: int, work: Path) -> di
     from ingest.sync import sync_paths
     from service.rag.retrieve import Retriever
 
-    settings = Settings(chroma_path=work / "chroma", transcripts_dir=folder)
+    settings = ServiceSettings(chroma_path=work / "chroma", transcripts_dir=folder)
     client = ix.chroma_client(settings)
     report = sync_paths([folder], settings, embedder, client)
     m = metrics(run_cases(cases, None, 5, settings))  # rag-eval's in-process run (loads its own pipeline)
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cases = load_cases(args.cases)
     files = sorted(p for p in args.transcripts.iterdir() if p.suffix == ".txt")
-    embedder = load_embedder(Settings())
+    embedder = load_embedder(IndexSettings())
     work = Path(tempfile.mkdtemp(prefix="tutorial-bench-"))
     try:
         tut = tutorial(files, cases, embedder, args.runs)

@@ -77,10 +77,10 @@ def progress_printer(label: str, every: float = 30.0):
 def service_ingest(folder: Path, chroma: Path, embedder) -> dict:
     """The whole folder through the project's own ingest (parse, chunk, embed, write) into `chroma`."""
     from ingest import store as ix
-    from ingest.settings import Settings
     from ingest.sync import sync_paths
+    from service.settings import ServiceSettings
 
-    settings = Settings(transcripts_dir=folder, chroma_path=chroma)
+    settings = ServiceSettings(transcripts_dir=folder, chroma_path=chroma)
     client = ix.chroma_client(settings)
     t = time.perf_counter()
     report = sync_paths([folder], settings, embedder, client, progress=progress_printer("service ingest"))

@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from ingest.embed import load_embedder
-    from ingest.settings import Settings
+    from ingest.settings import IndexSettings
     from service.rag.pipeline import build_pipeline
 
     started, load_start, code = time.perf_counter(), load_text(), code_state()
@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         c.cases = [case for s in c.sets for case in read_cases(s)]
     rng = random.Random(20)
     chosen = [every_corpus[n] for n in args.corpora]
-    embedder = load_embedder(Settings())
+    embedder = load_embedder(IndexSettings())
     rows, dump = [], {"code": code, "figures": [], "cases": []}
 
     def add(corpus, pipeline, cases_label, mode, results):

@@ -39,7 +39,8 @@ import numpy as np
 
 from ingest import store as ix
 from ingest.embed import load_embedder
-from ingest.settings import Settings
+from ingest.settings import IndexSettings
+from service.settings import ServiceSettings
 
 DIM = 384  # all-MiniLM-L6-v2
 CHUNKS_PER_TRANSCRIPT = 30
@@ -70,7 +71,7 @@ def unit(rng, n: int) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def generate(client, settings: Settings, size: int, sentences: int, embedder, real: bool, seed: int = 7):
+def generate(client, settings: ServiceSettings, size: int, sentences: int, embedder, real: bool, seed: int = 7):
     """Write `size` chunks (and `sentences` sentence records each) unless they are there already."""
     chunks = ix.open_collection(client, settings, ix.CHUNK_SUFFIX, 1)
     sents = ix.open_collection(client, settings, ix.SENTENCE_SUFFIX, 1)
@@ -162,7 +163,7 @@ def pct(values: list[float], p: float) -> float:
     return float(np.percentile(values, p))
 
 
-def measure(settings: Settings, embedder, client, size: int, args) -> dict:
+def measure(settings: ServiceSettings, embedder, client, size: int, args) -> dict:
     from service.rag.retrieve import Retriever
 
     generate(client, settings, size, args.sentences, embedder, args.real_embeddings)
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.workdir)
     args.workdir.mkdir(parents=True, exist_ok=True)
 
-    embedder = load_embedder(Settings())
+    embedder = load_embedder(IndexSettings())
     kind = "model" if args.real_embeddings else "random"
     rows = []
     for mode in args.modes:
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{mode}, {size:,} chunks …", file=sys.stderr)
             name = f"{mode}-{size}-{args.sentences}-{kind}"
             if mode == "embedded":
-                settings = Settings(chroma_path=args.workdir / name, collection="bench")
+                settings = ServiceSettings(chroma_path=args.workdir / name, collection="bench")
                 rows.append((size, mode, measure(settings, embedder, ix.chroma_client(settings), size, args)))
             else:
                 embedded = args.workdir / f"embedded-{size}-{args.sentences}-{kind}"
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                     # (writing 100k chunks over HTTP would take far longer than measuring them).
                     shutil.copytree(embedded, args.workdir / name)
                 with ChromaServer(args.workdir / name) as server:
-                    settings = Settings(chroma_host="127.0.0.1", chroma_port=server.port, collection="bench")
+                    settings = ServiceSettings(chroma_host="127.0.0.1", chroma_port=server.port, collection="bench")
                     rows.append((size, mode, measure(settings, embedder, ix.chroma_client(settings), size, args)))
 
     print(f"\nretrieval latency, ms: median of {args.runs} runs x {args.queries} queries; "
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{size:>8,} {mode:<9} {r['p50']:>7.1f} {r['p95']:>7.1f} {r['floor_p50']:>10.1f} "
               f"{r['floor_p95']:>10.1f} {r['p50'] / r['floor_p50']:>9.2f}x")
     print("floor = one query encode + one raw Chroma query of the chunk collection (top "
-          f"{Settings().candidates}); retrieve = encode + dense chunks + dense sentences + BM25 + fusion")
+          f"{ServiceSettings().candidates}); retrieve = encode + dense chunks + dense sentences + BM25 + fusion")
     if kind == "random":
         print("stored vectors are random unit vectors (an HNSW search costs the same whatever the vectors "
               "mean; --real-embeddings embeds the corpus); queries are encoded by the real model")

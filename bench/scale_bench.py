@@ -225,9 +225,9 @@ import json, sys, time
 from pathlib import Path
 from ingest import store as ix
 from ingest.embed import load_embedder
-from ingest.settings import Settings
+from ingest.settings import IngestSettings
 from ingest.sync import sync_paths
-settings = Settings(transcripts_dir=Path(sys.argv[1]), chroma_path=Path(sys.argv[2]))
+settings = IngestSettings(transcripts_dir=Path(sys.argv[1]), chroma_path=Path(sys.argv[2]))
 t = time.perf_counter()
 client = ix.chroma_client(settings)
 opened = time.perf_counter() - t
@@ -308,24 +308,25 @@ def main(argv: list[str] | None = None) -> int:
 
     from ingest import store as ix
     from ingest.embed import load_embedder
-    from ingest.settings import Settings
+    from ingest.settings import IndexSettings
     from ingest.sync import plan_sync, sync_paths
+    from service.settings import ServiceSettings
 
     started = time.perf_counter()
     load_start = load_text()
     qs = questions()[: args.questions]
     size = folder_bytes(args.folder)
     n_files = len(transcript_files(args.folder))
-    embedder = load_embedder(Settings())
+    embedder = load_embedder(IndexSettings())
     work = Path(tempfile.mkdtemp(prefix="scale-bench-"))
-    res: dict = {"threads": Settings().embed_threads}
+    res: dict = {"threads": IndexSettings().embed_threads}
     try:
         import service.serve  # noqa: F401  the app's code as it is now, and a copy of it (snapshot_code)
 
         code = snapshot_code(work)
         res["code"] = code_state()
         chroma = args.chroma or work / "chroma"
-        settings = Settings(transcripts_dir=args.folder, chroma_path=chroma)
+        settings = ServiceSettings(transcripts_dir=args.folder, chroma_path=chroma)
         client = ix.chroma_client(settings)
         if not args.chroma:
             # The floor: a raw encode of the exact chunk texts the ingest will embed.

@@ -90,12 +90,12 @@ def sync_figures(n: int, work: Path) -> dict:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from ingest import store as ix
     from ingest.embed import load_embedder
-    from ingest.settings import Settings
+    from ingest.settings import IngestSettings
     from ingest.sync import sync_paths
 
     corpus = work / "transcripts"
     write_corpus(corpus, n)
-    settings = Settings(_env_file=None, chroma_path=work / "chroma", transcripts_dir=corpus)
+    settings = IngestSettings(_env_file=None, chroma_path=work / "chroma", transcripts_dir=corpus)
     embedder = load_embedder(settings)
     client = ix.chroma_client(settings)
     first_s, first = timed(lambda: sync_paths([corpus], settings, embedder, client))

@@ -46,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     from ingest import store as ix
     from ingest.embed import load_embedder
     from ingest.lock import StoreBusy, StoreLock
-    from ingest.settings import Settings
+    from ingest.settings import IngestSettings
     from ingest.sync import RebuildFailed, rebuild, sync_paths
 
-    settings = Settings()
+    settings = IngestSettings()
     paths = args.paths or [settings.transcripts_dir]
     console = Console(stderr=True)
     lock = None

@@ -10,7 +10,7 @@ from pathlib import Path
 from langchain_core.embeddings import Embeddings
 
 from ingest.coalesce import Coalescer
-from ingest.settings import DEFAULT_EMBEDDING_MODEL, Settings
+from ingest.settings import DEFAULT_EMBEDDING_MODEL, IndexSettings
 
 
 def resolve_model_path(name: str) -> str:
@@ -148,6 +148,6 @@ class Embedder(Embeddings):
         return self.encode([text])[0].tolist()
 
 
-def load_embedder(settings: Settings, lazy: bool = False) -> Embedder:
+def load_embedder(settings: IndexSettings, lazy: bool = False) -> Embedder:
     return Embedder(settings.embedding_model, settings.embed_batch_size, lazy=lazy,
                     threads=settings.embed_threads)

@@ -21,7 +21,7 @@ from chromadb.api.models.Collection import Collection
 from chromadb.errors import ChromaError
 
 from ingest.chroma_deadline import bounded
-from ingest.settings import Settings
+from ingest.settings import IndexSettings
 
 # Metadata keys stored with every chunk.
 K_TRANSCRIPT = "transcript"  # transcript id (path relative to its folder, without suffix)
@@ -71,7 +71,7 @@ def chunk_of(sentence: str) -> str:
     return sentence[: sentence.rindex("s")]
 
 
-def chroma_client(settings: Settings) -> ClientAPI:
+def chroma_client(settings: IndexSettings) -> ClientAPI:
     """Embedded store on disk by default; a Chroma server when CHROMA_HOST is set.
 
     A server's every call, on the client and its collections, fails with ChromaTimeout after
@@ -110,13 +110,13 @@ class IndexState:
     embedding_model: str = ""
 
 
-def collection_name(settings: Settings, suffix: str, generation: int = 1) -> str:
+def collection_name(settings: IndexSettings, suffix: str, generation: int = 1) -> str:
     if suffix == META_SUFFIX:
         return f"{settings.collection}_{META_SUFFIX}"
     return f"{settings.collection}_g{generation}_{suffix}"
 
 
-def _meta(client: ClientAPI, settings: Settings) -> Collection:
+def _meta(client: ClientAPI, settings: IndexSettings) -> Collection:
     return client.get_or_create_collection(collection_name(settings, META_SUFFIX))
 
 
@@ -126,7 +126,7 @@ def next_version(state: IndexState) -> int:
     return max(state.version + 1, time.time_ns() // 1000 + random.randrange(1_000_000))
 
 
-def read_state(client: ClientAPI, settings: Settings) -> IndexState:
+def read_state(client: ClientAPI, settings: IndexSettings) -> IndexState:
     got = _meta(client, settings).get(ids=[STATE_ID], include=["metadatas"])
     if not got["ids"]:
         return IndexState()
@@ -134,7 +134,7 @@ def read_state(client: ClientAPI, settings: Settings) -> IndexState:
     return IndexState(int(m["generation"]), int(m["version"]), str(m.get("embedding_model", "")))
 
 
-def write_state(client: ClientAPI, settings: Settings, state: IndexState) -> None:
+def write_state(client: ClientAPI, settings: IndexSettings, state: IndexState) -> None:
     _meta(client, settings).upsert(
         ids=[STATE_ID],
         documents=["index state"],
@@ -148,7 +148,7 @@ class ModelMismatch(RuntimeError):
     pass
 
 
-def check_model(state: IndexState, settings: Settings, where: str) -> None:
+def check_model(state: IndexState, settings: IndexSettings, where: str) -> None:
     """Refuse to mix embeddings of two models in one index."""
     if state.embedding_model and state.embedding_model != settings.embedding_model:
         raise ModelMismatch(
@@ -159,13 +159,13 @@ def check_model(state: IndexState, settings: Settings, where: str) -> None:
         )
 
 
-def collection_metadata(settings: Settings) -> dict:
+def collection_metadata(settings: IndexSettings) -> dict:
     """What every data collection is created with: cosine space, and the model its vectors come from."""
     return {"hnsw:space": "cosine", "embedding_model": settings.embedding_model}
 
 
 def open_collection(
-    client: ClientAPI, settings: Settings, suffix: str, generation: int | None = None
+    client: ClientAPI, settings: IndexSettings, suffix: str, generation: int | None = None
 ) -> Collection:
     """Get or create one of the index's collections (cosine space) in the live generation."""
     if generation is None:
@@ -178,14 +178,14 @@ def open_collection(
     return client.get_or_create_collection(collection_name(settings, suffix, generation), metadata=metadata)
 
 
-def drop_generation(client: ClientAPI, settings: Settings, generation: int) -> None:
+def drop_generation(client: ClientAPI, settings: IndexSettings, generation: int) -> None:
     for suffix in (CHUNK_SUFFIX, SENTENCE_SUFFIX):
         name = collection_name(settings, suffix, generation)
         if name in {c.name for c in client.list_collections()}:
             client.delete_collection(name)
 
 
-def store_label(settings: Settings) -> str:
+def store_label(settings: IndexSettings) -> str:
     if settings.client_server:
         return f"chroma server {settings.chroma_host}:{settings.chroma_port}"
     return f"embedded store {settings.chroma_path}"

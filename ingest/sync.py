@@ -27,7 +27,7 @@ from ingest.embed import Embedder
 from ingest.formats import PARSERS, parse_file
 from ingest.metrics import record_sync
 from ingest.parse import Transcript, TranscriptError
-from ingest.settings import Settings
+from ingest.settings import IndexSettings, IngestSettings
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 QUERY_BATCH = 500  # transcripts per query: one clause per transcript went past SQLite's limits
@@ -179,7 +179,7 @@ def _batches(items: list, size: int):
         yield items[i : i + size]
 
 
-def file_fingerprint(data: bytes, settings: Settings, transcript_id: str) -> str:
+def file_fingerprint(data: bytes, settings: IngestSettings, transcript_id: str) -> str:
     """Identifies one transcript's file bytes under the current chunking: equal means nothing to
     re-parse. The transcript id is part of it: two transcripts never share one, even as copies."""
     return hashlib.sha256(
@@ -187,7 +187,7 @@ def file_fingerprint(data: bytes, settings: Settings, transcript_id: str) -> str
 
 
 def plan_sync(
-    paths: Iterable[Path], settings: Settings, chunks_collection, progress: Progress | None = None
+    paths: Iterable[Path], settings: IngestSettings, chunks_collection, progress: Progress | None = None
 ) -> SyncReport:
     """Parse and chunk every transcript and compare with the index; writes nothing."""
     report = SyncReport()
@@ -279,7 +279,7 @@ def apply_plan(
     report: SyncReport,
     embedder: Embedder,
     client: ClientAPI,
-    settings: Settings,
+    settings: IngestSettings,
     generation: int,
     progress: Progress | None = None,
 ) -> None:
@@ -363,7 +363,7 @@ def apply_plan(
 
 def sync_paths(
     paths: Iterable[Path],
-    settings: Settings,
+    settings: IngestSettings,
     embedder: Embedder,
     client: ClientAPI,
     dry_run: bool = False,
@@ -405,7 +405,7 @@ PROBE_TIE = 1e-4  # cosine distances this close count as a tie (identical texts,
 
 def rebuild(
     paths: Iterable[Path],
-    settings: Settings,
+    settings: IngestSettings,
     embedder: Embedder,
     client: ClientAPI,
     progress: Progress | None = None,
@@ -438,7 +438,7 @@ def rebuild(
     return report
 
 
-def verify_generation(report: SyncReport, settings: Settings, embedder, client, generation: int) -> None:
+def verify_generation(report: SyncReport, settings: IndexSettings, embedder, client, generation: int) -> None:
     """A new generation must hold every planned chunk and find a known chunk by its question."""
     chunks = ix.open_collection(client, settings, ix.CHUNK_SUFFIX, generation)
     count = chunks.count()

@@ -18,7 +18,6 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from ingest.lock import StoreLock
-from ingest.settings import Settings
 from service.api.routes import chat, ingest, openai, status, transcripts
 from service.edge.ingest_auth import IngestAuth
 from service.edge.page_headers import PAGE_HEADERS, PageHeaders
@@ -29,6 +28,7 @@ from service.ops.metrics import MetricsMiddleware, observe_stage
 from service.rag.errors import AnswerError
 from service.rag.pipeline import build_pipeline
 from service.rag.stages import observing
+from service.settings import ServiceSettings
 
 STATIC = Path(__file__).parent / "static"
 DOCS_ASSETS = "/static/docs"  # Swagger UI's files, shipped by the fastapi-offline package
@@ -71,8 +71,8 @@ def _describe(errors) -> str:
     return "; ".join(parts)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or ServiceSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -124,11 +124,11 @@ def run_cases(cases: list[dict], url: str | None, top_k: int, settings=None, sco
                 r.raise_for_status()
                 responses.append(r.json())
     else:
-        from ingest.settings import Settings
         from service.rag.chat_types import ChatRequest
         from service.rag.pipeline import build_pipeline
+        from service.settings import ServiceSettings
 
-        pipeline = build_pipeline(settings or Settings())
+        pipeline = build_pipeline(settings or ServiceSettings())
         responses = []
         for body in bodies:
             responses.append(pipeline.run(ChatRequest(**body)).model_dump())

@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
             stale.unlink()
     from ingest import store as ix
     from ingest.embed import load_embedder
-    from ingest.settings import Settings
+    from service.settings import ServiceSettings
 
-    settings = Settings()
+    settings = ServiceSettings()
     workers = args.workers or settings.workers
     if workers > 1 and not settings.client_server:
         print("rag-serve: --workers above 1 needs a Chroma server (set CHROMA_HOST); the embedded "
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     # request heads, bodies, idle and silent connections, and their number in all and per client are
     # bounded (service/edge/connections.py)
     host, port = args.host or settings.host, args.port or settings.port
-    # with several workers each builds its app from the environment (Settings())
+    # with several workers each builds its app from the environment (ServiceSettings())
     app = "service.serve:served_app" if workers > 1 else served_app(settings)
     return serve(app, settings, host=host, port=port, workers=workers)
 
@@ -89,10 +89,10 @@ def served_app(settings=None):
     sse-starlette would end every open stream at once; uvicorn's graceful-shutdown timeout bounds
     the wait instead (with a grace of 0, streams end at once as before).
     """
-    from ingest.settings import Settings
     from service.app import create_app
+    from service.settings import ServiceSettings
 
-    settings = settings or Settings()
+    settings = settings or ServiceSettings()
     if settings.shutdown_grace_seconds > 0:
         from sse_starlette.sse import AppStatus
 

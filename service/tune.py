@@ -88,11 +88,11 @@ def log(msg: str) -> None:
 def index(corpus: Corpus, embedder, root: Path):
     """The corpus ingested whole by the project's own ingest (kept under `root`, per ingest code)."""
     from ingest import store as ix
-    from ingest.settings import Settings
     from ingest.sync import sync_paths
+    from service.settings import ServiceSettings
 
     code = hashlib.sha1(b"".join(p.read_bytes() for p in sorted((ROOT / "ingest").rglob("*.py")))).hexdigest()[:10]
-    settings = Settings(transcripts_dir=corpus.folder, chroma_path=root / f"{corpus.name}-{code}", chat_rate_limit=0)
+    settings = ServiceSettings(transcripts_dir=corpus.folder, chroma_path=root / f"{corpus.name}-{code}", chat_rate_limit=0)
     t = time.perf_counter()
     report = sync_paths([corpus.folder], settings, embedder, ix.chroma_client(settings))
     log(f"{corpus.name}: {report.added + report.updated + report.unchanged} turns in {time.perf_counter() - t:.0f} s")
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from ingest.embed import load_embedder
-    from ingest.settings import Settings
+    from ingest.settings import IndexSettings
     from service.eval import held_back
     from service.rag import params as P
     from service.rag.extractive import SENTENCE_FEATURES
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     corpora = read_corpora(args.corpora)
     if args.leave_out and args.leave_out not in corpora:
         parser.error(f"--leave-out {args.leave_out}: not a corpus of {args.corpora} ({', '.join(corpora)})")
-    embedder = load_embedder(Settings())
+    embedder = load_embedder(IndexSettings())
     params = P.load(None)
     for c in corpora.values():
         c.pipeline = build_pipeline(index(c, embedder, args.index_root))

@@ -27,13 +27,13 @@ import numpy as np  # noqa: E402
 
 from ingest import store as ix  # noqa: E402
 from ingest.embed import load_embedder  # noqa: E402
-from ingest.settings import Settings  # noqa: E402
 from service.eval import normalise  # noqa: E402
 from service.rag import retrieve as rt  # noqa: E402
 from service.rag.text import query_text  # noqa: E402
+from service.settings import ServiceSettings  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
-DEFAULTS = dict(kw=Settings().keyword_weight, phrase=rt.PHRASE_WEIGHT, speaker=rt.SPEAKER_BOOST, short=rt.SHORT_CHARS,
+DEFAULTS = dict(kw=ServiceSettings().keyword_weight, phrase=rt.PHRASE_WEIGHT, speaker=rt.SPEAKER_BOOST, short=rt.SHORT_CHARS,
                 prior=rt.TRANSCRIPT_PRIOR, top=rt.PRIOR_TOP, whole=rt.TRANSCRIPT_KEYWORDS)
 GRID = [  # one knob at a time around the defaults
     {}, dict(phrase=0.0), dict(phrase=0.1), dict(phrase=0.3), dict(kw=1.0), dict(kw=1.4),
@@ -84,7 +84,7 @@ def rank(snap: rt.Snapshot, scores: np.ndarray, gold: set[int], k: int = 5) -> i
 
 
 def main() -> None:
-    settings = Settings()
+    settings = ServiceSettings()
     embedder = load_embedder(settings)
     retriever = rt.Retriever(settings, embedder, ix.chroma_client(settings))
     snap = retriever.snap

@@ -4,17 +4,17 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from ingest.settings import Settings
 from service.rag.pipeline import ChatPipeline
+from service.settings import ServiceSettings
 
 
 def get_pipeline(request: Request) -> ChatPipeline:
     return request.app.state.pipeline
 
 
-def get_settings(request: Request) -> Settings:
+def get_settings(request: Request) -> ServiceSettings:
     return request.app.state.settings
 
 
 PipelineDep = Annotated[ChatPipeline, Depends(get_pipeline)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[ServiceSettings, Depends(get_settings)]

@@ -1,4 +1,4 @@
-"""How `rag-serve` runs uvicorn: the server options taken from Settings, and an HTTP protocol that
+"""How `rag-serve` runs uvicorn: the server options taken from ServiceSettings, and an HTTP protocol that
 bounds the request head (request line and headers) in size and in time.
 
 uvicorn's default parser (httptools) has neither bound: a 150 MB header line sent in 64 KB pieces
@@ -23,9 +23,9 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from ingest.settings import Settings
 from service.edge.asgi import send_json
 from service.edge.client_connections import ClientConnections
+from service.settings import ServiceSettings
 
 PROTOCOL = "service.edge.connections:BoundedHttpToolsProtocol"  # by name: workers import it themselves
 
@@ -51,7 +51,7 @@ class ServeConfig(uvicorn.Config):
         return self._per_client
 
 
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
+def uvicorn_options(settings: ServiceSettings) -> dict[str, Any]:
     """ServeConfig's keyword arguments for these settings: rag-serve and the tests both use them.
 
     Forwarded headers (X-Forwarded-For, -Proto) are trusted only from FORWARDED_ALLOW_IPS;
@@ -78,7 +78,7 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def serve(app: Any, settings: Settings, *, host: str, port: int, workers: int = 1) -> int:
+def serve(app: Any, settings: ServiceSettings, *, host: str, port: int, workers: int = 1) -> int:
     """Run uvicorn with these settings until it stops (SIGTERM, SIGINT); 0, or 1 if it never started.
 
     `app` is an ASGI app, or with several workers the import string of an app factory (each

@@ -26,9 +26,9 @@ import hmac
 import ipaddress
 from urllib.parse import urlsplit
 
-from ingest.settings import Settings
 from service.edge.asgi import INGEST_PATHS, UPLOAD_PATH, header, send_json
 from service.edge.rate_limit import MemoryBuckets, SqliteBuckets
+from service.settings import ServiceSettings
 
 LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -53,7 +53,7 @@ def is_ingest_path(path: str, method: str = "POST") -> bool:
     return path in INGEST_PATHS or path.startswith(JOB_PREFIX)
 
 
-def authorize(settings: Settings, client: str, sent_key: str | None) -> str:
+def authorize(settings: ServiceSettings, client: str, sent_key: str | None) -> str:
     """The caller's label for the job record; Refused (401/403) when it may not ingest."""
     expected = settings.api_key.get_secret_value() if settings.api_key else None
     if expected is None:
@@ -85,7 +85,7 @@ def _is_loopback_host(host: str) -> bool:
         return False
 
 
-def check_site(settings: Settings, scope) -> None:
+def check_site(settings: ServiceSettings, scope) -> None:
     """Refused (403) for a state-changing request sent by a page on another site (see the module)."""
     origin = header(scope, b"origin")
     fetch_site = header(scope, b"sec-fetch-site")
@@ -109,7 +109,7 @@ def check_site(settings: Settings, scope) -> None:
                            "through another address")
 
 
-def check_request(settings: Settings, scope, client: str, sent_key: str | None) -> str:
+def check_request(settings: ServiceSettings, scope, client: str, sent_key: str | None) -> str:
     """Both checks for one ingest request; the caller's label, or Refused."""
     if scope.get("method") not in SAFE_METHODS:
         check_site(settings, scope)
@@ -119,7 +119,7 @@ def check_request(settings: Settings, scope, client: str, sent_key: str | None) 
 class IngestAuth:
     """Pure-ASGI check in front of the ingest paths: runs before the body is read (401/403/429)."""
 
-    def __init__(self, app, settings: Settings):
+    def __init__(self, app, settings: ServiceSettings):
         self.app = app
         self.settings = settings
         self.buckets = SqliteBuckets(settings.rate_limit_store) if settings.rate_limit_store else MemoryBuckets()

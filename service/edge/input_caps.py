@@ -7,14 +7,14 @@ import re
 
 from fastapi import HTTPException
 
-from ingest.settings import Settings
 from service.rag.chat_types import ChatRequest
 from service.rag.unicode_text import normalise
+from service.settings import ServiceSettings
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def check_input(request: ChatRequest, settings: Settings) -> None:
+def check_input(request: ChatRequest, settings: ServiceSettings) -> None:
     """422/413 for a question or conversation over the caps, or text with control characters;
     then the messages are normalised in place (linear time, bounded by the caps) and a question
     that was only invisible characters is a 422."""
@@ -26,7 +26,7 @@ def check_input(request: ChatRequest, settings: Settings) -> None:
                                  "characters): write a question in the last user message")
 
 
-def check_caps(request: ChatRequest, settings: Settings) -> None:
+def check_caps(request: ChatRequest, settings: ServiceSettings) -> None:
     """The caps alone: each check is one pass over the text, so a body the size limit lets in is
     refused in linear time, before any work that depends on what the characters are."""
     length = len(request.question)

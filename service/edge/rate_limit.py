@@ -12,8 +12,8 @@ from pathlib import Path
 
 from fastapi import HTTPException
 
-from ingest.settings import Settings
 from service.edge.asgi import CHAT_PATHS, INGEST_PATHS, header, send_json
+from service.settings import ServiceSettings
 
 
 class MemoryBuckets:
@@ -66,7 +66,7 @@ class SqliteBuckets:
         return wait
 
 
-def client_key(scope, settings: Settings) -> str:
+def client_key(scope, settings: ServiceSettings) -> str:
     """Who a limit counts: the API key when it is configured and sent correctly, else the address."""
     expected = settings.api_key.get_secret_value() if settings.api_key else None
     sent = header(scope, b"x-api-key")
@@ -81,7 +81,7 @@ class Limits:
     progress in this worker (a fast 503 + Retry-After past it). A chat is in progress from the
     moment its body is in (a stalled body takes no slot) until its response ends."""
 
-    def __init__(self, app, settings: Settings):
+    def __init__(self, app, settings: ServiceSettings):
         self.app = app
         self.settings = settings
         self.buckets = SqliteBuckets(settings.rate_limit_store) if settings.rate_limit_store else MemoryBuckets()

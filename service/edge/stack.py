@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from starlette.middleware.cors import CORSMiddleware
 
-from ingest.settings import Settings
 from service.edge.body_limit import BodyLimit
 from service.edge.rate_limit import Limits
 from service.edge.request_log import RequestLog, configure_access_log
+from service.settings import ServiceSettings
 
 
-def install(app, settings: Settings) -> None:
+def install(app, settings: ServiceSettings) -> None:
     """Add the guards to the app (call before the metrics middleware, which stays outermost)."""
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes,
                        max_upload_bytes=settings.max_upload_request_bytes, body_timeout=settings.body_timeout)

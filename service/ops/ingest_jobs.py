@@ -16,11 +16,11 @@ from pathlib import Path
 
 from ingest.formats import PARSERS, parse_file
 from ingest.parse import TranscriptError
-from ingest.settings import Settings
 from ingest.store import ModelMismatch
 from ingest.sync import RebuildFailed, SyncReport, rebuild, sync_paths
 from service.edge.request_log import log_json
 from service.rag.retrieve import Retriever
+from service.settings import ServiceSettings
 
 
 class IngestBusy(RuntimeError):
@@ -59,7 +59,7 @@ class Job:
 class IngestManager:
     """Runs syncs and rebuilds for the service and swaps the retriever onto the result."""
 
-    def __init__(self, settings: Settings, retriever: Retriever):
+    def __init__(self, settings: ServiceSettings, retriever: Retriever):
         self.settings = settings
         self.retriever = retriever
         self._lock = threading.Lock()
@@ -136,7 +136,7 @@ def _shown(name: str) -> str:
     return text if len(text) <= 60 else f"{text[:40]}…{text[-12:]}"
 
 
-def check_upload(settings: Settings, files: list[tuple[str, bytes]]) -> list[str]:
+def check_upload(settings: ServiceSettings, files: list[tuple[str, bytes]]) -> list[str]:
     """The file name of every upload, each checked before anything is written (name, format, size,
     one transcript id per upload); UploadRejected naming the first bad one."""
     names: list[str] = []
@@ -232,7 +232,7 @@ def _remove_if_empty(folder: Path) -> None:
         pass  # something is in it: backups still needed, or one a crash left behind
 
 
-def store_uploads(settings: Settings, files: list[tuple[str, bytes]], replace: bool = False) -> StoredUpload:
+def store_uploads(settings: ServiceSettings, files: list[tuple[str, bytes]], replace: bool = False) -> StoredUpload:
     """Check every uploaded transcript, then move them into the folder: all or nothing.
 
     The result says what happened to each file: `stored` (new) or `replaced` (naming the files it

@@ -13,7 +13,8 @@ import time
 
 import httpx
 
-from ingest.settings import Settings
+from ingest.settings import IndexSettings
+from service.settings import ServiceSettings
 
 log = logging.getLogger("service")
 
@@ -27,7 +28,7 @@ class StoreUnavailable(RuntimeError):
     """The Chroma server did not answer (start-up gave up waiting for it)."""
 
 
-def chroma_url(settings: Settings) -> str:
+def chroma_url(settings: IndexSettings) -> str:
     return f"{'https' if settings.chroma_ssl else 'http'}://{settings.chroma_host}:{settings.chroma_port}"
 
 
@@ -38,7 +39,7 @@ def is_store_error(exc: BaseException) -> bool:
     return isinstance(exc, STORE_ERRORS)
 
 
-def unavailable_detail(settings: Settings | None = None) -> str:
+def unavailable_detail(settings: IndexSettings | None = None) -> str:
     """The 503 message of a request that needed the store while it was away."""
     where = f" at {chroma_url(settings)}" if settings is not None else ""
     return (
@@ -48,7 +49,7 @@ def unavailable_detail(settings: Settings | None = None) -> str:
     )
 
 
-def heartbeat(settings: Settings, client=None) -> str | None:
+def heartbeat(settings: ServiceSettings, client=None) -> str | None:
     """None when Chroma answers its heartbeat, else why not (bounded by CHROMA_CHECK_TIMEOUT).
 
     In client/server mode this asks the server directly with this shorter timeout (the client's
@@ -73,7 +74,7 @@ def heartbeat(settings: Settings, client=None) -> str | None:
     return None
 
 
-def wait_for_chroma(settings: Settings) -> None:
+def wait_for_chroma(settings: ServiceSettings) -> None:
     """Block until the Chroma server answers, at most CHROMA_CONNECT_ATTEMPTS heartbeats apart by
     CHROMA_CONNECT_DELAY seconds; raise StoreUnavailable after the last. No-op when embedded."""
     if not settings.client_server:

@@ -25,6 +25,7 @@ from service.rag.errors import LLMError, LLMTimeout, LLMUnavailable
 from service.rag.passages import speakers_of
 from service.rag.prompts import answer_prompt, condense_prompt
 from service.rag.retrieve import Hit
+from service.settings import ServiceSettings
 
 CHARS_PER_TOKEN = 4  # rough size of an English token; good enough for a budget
 CONDENSE_MAX_TOKENS = 64
@@ -194,7 +195,7 @@ def token_cap(tokens: int) -> dict:
     return {"max_tokens": tokens}
 
 
-def build_llm_answerer(settings) -> LLMAnswerer:
+def build_llm_answerer(settings: ServiceSettings) -> LLMAnswerer:
     """`ChatOpenAI` against settings.llm_base_url, with our own async HTTP client (closed by `aclose`).
     The pipeline is async throughout (`ChatPipeline.run` drains it): the model is never called
     synchronously, so it is given no sync client. LangChain's `init_chat_model` builds it, so the

@@ -45,6 +45,7 @@ from service.rag.response import Clock, build_response, to_sources
 from service.rag.retrieve import Retrieval, Retriever, Snapshot
 from service.rag.scope import Scope, resolve_scope
 from service.rag.stages import observe_stage
+from service.settings import ServiceSettings
 
 
 # --- stream events ----------------------------------------------------------------------------
@@ -292,7 +293,7 @@ class ChatPipeline:
             self._loop.call_soon_threadsafe(self._loop.stop)
 
 
-def build_pipeline(settings) -> ChatPipeline:
+def build_pipeline(settings: ServiceSettings) -> ChatPipeline:
     """Load the model, open the store and build the keyword index: the heavy objects, once."""
     client = ix.chroma_client(settings)
     # Refuse an index built with another model before spending time loading this one.

@@ -38,7 +38,6 @@ from chromadb.api.models.Collection import Collection
 
 from ingest import store as ix
 from ingest.embed import Embedder
-from ingest.settings import Settings
 from ingest.speakers import SpeakerNames, bare
 from service.rag import params as params_file
 from service.rag import passages
@@ -47,6 +46,7 @@ from service.rag.intent import who_is
 from service.rag.passages import Passages
 from service.rag.stages import Laps
 from service.rag.text import Tokenizer, pairs, query_text, words
+from service.settings import ServiceSettings
 
 log = logging.getLogger("service")
 LOAD_PAGE = 5000  # chunk records read from Chroma per call when building the keyword index
@@ -215,7 +215,7 @@ class Retrieval:
 class Retriever:
     """Owns the snapshot of the live index generation: its collections, vectors and BM25 indexes."""
 
-    def __init__(self, settings: Settings, embedder: Embedder, client: ClientAPI):
+    def __init__(self, settings: ServiceSettings, embedder: Embedder, client: ClientAPI):
         self.settings = settings
         self.embedder = embedder
         self.client = client

@@ -40,11 +40,11 @@ def ingest_folder(base: Path, transcripts: Path) -> Path:
     from chromadb.api.client import SharedSystemClient
 
     from ingest.embed import load_embedder
-    from ingest.settings import Settings
+    from ingest.settings import IngestSettings
     from ingest.store import chroma_client
     from ingest.sync import sync_paths
 
-    settings = Settings(_env_file=None, chroma_path=base / "chroma", transcripts_dir=transcripts)
+    settings = IngestSettings(_env_file=None, chroma_path=base / "chroma", transcripts_dir=transcripts)
     client = chroma_client(settings)
     report = sync_paths([transcripts], settings, load_embedder(settings), client)
     files = len(list(transcripts.iterdir()))

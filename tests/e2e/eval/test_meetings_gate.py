@@ -56,12 +56,12 @@ pytestmark = pytest.mark.skipif(bool(missing), reason=f"meeting corpora not pres
 
 @pytest.fixture(scope="module", params=sorted(CORPORA))
 def gate(request, tmp_path_factory, embedder):
-    from ingest.settings import Settings
     from ingest.store import chroma_client
     from ingest.sync import sync_paths
     from service.eval import held_back, load_cases, metrics, request_body, score_case
     from service.rag.chat_types import ChatRequest
     from service.rag.pipeline import build_pipeline
+    from service.settings import ServiceSettings
 
     name = request.param
     folder_name, cases_name = CORPORA[name]
@@ -77,7 +77,7 @@ def gate(request, tmp_path_factory, embedder):
     for stem in meetings:
         shutil.copy(SHARED / "corpora" / folder_name / f"{stem}.txt", folder / f"{stem}.txt")
     with defaults_only():
-        settings = Settings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=folder,
+        settings = ServiceSettings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=folder,
                             answer_mode="extractive")
         t = time.perf_counter()
         report = sync_paths([folder], settings, embedder, chroma_client(settings))

@@ -65,11 +65,11 @@ pytestmark = pytest.mark.skipif(
 @contextmanager
 def defaults_only():
     """No setting comes from the environment: the gate measures the defaults."""
-    from ingest.settings import Settings
+    from service.settings import ServiceSettings
 
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
-            if key.lower() in Settings.model_fields:
+            if key.lower() in ServiceSettings.model_fields:
                 mp.delenv(key)
         yield
 
@@ -88,12 +88,12 @@ def say(request, text: str) -> None:
 def gate(request, tmp_path_factory, embedder):
     """The slice ingested with the project's sync into a Chroma store under tmp, and every val case
     asked through the chat pipeline: the report, the indexed transcripts, the results and metrics."""
-    from ingest.settings import Settings
     from ingest.store import chroma_client
     from ingest.sync import sync_paths
     from service.eval import load_cases, metrics, score_case
     from service.rag.chat_types import ChatRequest
     from service.rag.pipeline import build_pipeline
+    from service.settings import ServiceSettings
 
     root = tmp_path_factory.mktemp("qmsum-gate")
     folder = root / "transcripts"
@@ -102,7 +102,7 @@ def gate(request, tmp_path_factory, embedder):
         shutil.copy(CORPUS / f"{stem}.txt", folder / f"{stem}.txt")
 
     with defaults_only():
-        settings = Settings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=folder,
+        settings = ServiceSettings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=folder,
                             answer_mode="extractive")
         t = time.perf_counter()
         report = sync_paths([folder], settings, embedder, chroma_client(settings))

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from ingest import store as ix
-from ingest.settings import Settings
+from ingest.settings import IndexSettings
 from tests.fixtures.apps import SWITCH, ask, open_client
 from tests.fixtures.core import SAMPLE, SAMPLE_CHUNKS
 from tests.fixtures.servers import ServiceProcess
@@ -127,8 +127,8 @@ WRITER = textwrap.dedent("""
     import numpy as np
     from pathlib import Path
     from ingest import store as ix
-    from ingest.settings import Settings
-    settings = Settings(_env_file=None, chroma_path=Path(sys.argv[1]))
+    from ingest.settings import IndexSettings
+    settings = IndexSettings(_env_file=None, chroma_path=Path(sys.argv[1]))
     coll = ix.open_collection(ix.chroma_client(settings), settings, ix.CHUNK_SUFFIX)
     vecs = np.random.default_rng(7).normal(size=(int(sys.argv[2]), 384)).astype("float32")
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -150,7 +150,7 @@ def test_chroma_restart_with_unflushed_vectors_finds_every_one(tmp_path):
     proc = subprocess.run([sys.executable, "-c", WRITER, str(tmp_path / "chroma"), str(n)], capture_output=True,
                           text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=False)
     assert proc.returncode == -signal.SIGKILL and f"written {n}" in proc.stdout, proc.stderr[-2000:]
-    settings = Settings(_env_file=None, chroma_path=tmp_path / "chroma")
+    settings = IndexSettings(_env_file=None, chroma_path=tmp_path / "chroma")
     coll = ix.open_collection(ix.chroma_client(settings), settings, ix.CHUNK_SUFFIX)
     assert coll.count() == n
     got = coll.get(include=["embeddings"])

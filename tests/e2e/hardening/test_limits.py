@@ -13,9 +13,9 @@ import httpx
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from ingest.settings import Settings
 from service.app import create_app
 from service.edge.rate_limit import SqliteBuckets
+from service.settings import ServiceSettings
 from tests.fixtures.apps import ask
 from tests.fixtures.servers import LiveServer
 from tests.fixtures.sse import sse
@@ -193,9 +193,9 @@ def test_cors_only_for_configured_origins(live):
 
 
 def test_no_cors_by_default_and_never_credentials_with_any_origin(app_settings):
-    assert Settings(_env_file=None).cors_origins == []
+    assert ServiceSettings(_env_file=None).cors_origins == []
     with pytest.raises(ValidationError, match="cannot be used with"):
-        Settings(_env_file=None, cors_origins=["*"], cors_allow_credentials=True)
+        ServiceSettings(_env_file=None, cors_origins=["*"], cors_allow_credentials=True)
     app = create_app(app_settings(cors_origins=["*"]))
     with LiveServer(app) as server, client_from(server.url) as http:
         r = http.get("/health", headers={"Origin": "https://anywhere.example"})

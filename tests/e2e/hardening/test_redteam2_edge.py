@@ -107,9 +107,9 @@ def health_elsewhere(service) -> int:
 
 
 def test_the_defaults_cap_each_client_well_below_the_total():
-    from ingest.settings import Settings
+    from service.settings import ServiceSettings
 
-    s = Settings(_env_file=None)
+    s = ServiceSettings(_env_file=None)
     assert (s.max_connections_per_client, s.max_connections) == (32, 256)
     assert (s.first_byte_timeout, s.header_timeout) == (2.0, 10.0)
 
@@ -179,10 +179,10 @@ def test_an_api_key_too_short_to_resist_guessing_is_refused_at_start(key, ok):
     only slowed, never stopped: the key's length is what makes guessing hopeless."""
     from pydantic import SecretStr, ValidationError
 
-    from ingest.settings import Settings
+    from service.settings import ServiceSettings
 
     if ok:
-        assert Settings(_env_file=None, api_key=SecretStr(key)).api_key.get_secret_value() == key
+        assert ServiceSettings(_env_file=None, api_key=SecretStr(key)).api_key.get_secret_value() == key
         return
     with pytest.raises(ValidationError, match="API_KEY must be at least 16 characters"):
-        Settings(_env_file=None, api_key=SecretStr(key))
+        ServiceSettings(_env_file=None, api_key=SecretStr(key))

@@ -25,8 +25,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from ingest.settings import Settings
 from service.app import create_app
+from service.settings import ServiceSettings
 from tests.fixtures.apps import build_index
 from tests.fixtures.core import ROOT
 from tests.fixtures.servers import LiveServer
@@ -64,11 +64,11 @@ def hearings(tmp_path_factory, embedder):
     return build_index(tmp_path_factory.mktemp("hearings"), embedder, files)
 
 
-def settings_over(index, tmp_path_factory, **overrides) -> Settings:
+def settings_over(index, tmp_path_factory, **overrides) -> ServiceSettings:
     """Settings for an app (extractive) over its own copy of `index` (a service owns its store)."""
     chroma = tmp_path_factory.mktemp("hearings-app") / "chroma"
     shutil.copytree(index / "chroma", chroma, ignore=shutil.ignore_patterns("owner.lock"))
-    return Settings(_env_file=None, chroma_path=chroma, transcripts_dir=index / "transcripts",
+    return ServiceSettings(_env_file=None, chroma_path=chroma, transcripts_dir=index / "transcripts",
                     answer_mode="extractive", **overrides)
 
 

@@ -50,7 +50,7 @@ def build(root: Path, embedder, extra: dict[str, str]) -> Path:
     """The sample interview, the hearing and `extra` (file name -> text) ingested into root/chroma."""
     from chromadb.api.client import SharedSystemClient
 
-    from ingest.settings import Settings
+    from ingest.settings import IngestSettings
     from ingest.store import chroma_client
     from ingest.sync import sync_paths
 
@@ -60,7 +60,7 @@ def build(root: Path, embedder, extra: dict[str, str]) -> Path:
     (folder / "committees" / HEARING_FILE).write_text(HEARING, encoding="utf-8")
     for name, text in extra.items():
         (folder / name).write_text(text, encoding="utf-8")
-    settings = Settings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=folder)
+    settings = IngestSettings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=folder)
     report = sync_paths([folder], settings, embedder, chroma_client(settings))
     assert report.transcripts == 2 + len(extra) and not report.skipped, report.skipped
     SharedSystemClient.clear_system_cache()  # the service process owns the store from here

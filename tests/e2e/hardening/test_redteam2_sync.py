@@ -26,9 +26,9 @@ from chromadb.errors import InternalError
 from fastapi.testclient import TestClient
 
 from ingest import store as ix
-from ingest.settings import Settings
 from ingest.sync import sync_paths
 from service.app import create_app
+from service.settings import ServiceSettings
 from tests.fixtures.core import ROOT, SAMPLE, SAMPLE_CHUNKS
 
 LOCAL = ("127.0.0.1", 50000)  # TestClient's peer address: a loopback client, which may ingest
@@ -52,8 +52,8 @@ def tiny_corpus(folder: Path, n: int) -> None:
             encoding="utf-8")
 
 
-def app_settings(root: Path) -> Settings:
-    return Settings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=root / "transcripts",
+def app_settings(root: Path) -> ServiceSettings:
+    return ServiceSettings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=root / "transcripts",
                     chat_rate_limit=0, ingest_rate_limit=0, min_free_disk_mb=0)
 
 
@@ -68,7 +68,7 @@ def thousand(tmp_path_factory, embedder) -> tuple[Path, int]:
     return root, report.added
 
 
-def copy_of(index: tuple[Path, int], dest: Path) -> Settings:
+def copy_of(index: tuple[Path, int], dest: Path) -> ServiceSettings:
     shutil.copytree(index[0] / "chroma", dest / "chroma", ignore=shutil.ignore_patterns("owner.lock"))
     shutil.copytree(index[0] / "transcripts", dest / "transcripts")
     return app_settings(dest)
@@ -167,20 +167,20 @@ def chunk_records(chroma: Path) -> int:
         return -1
 
 
-def rag_ingest(settings: Settings) -> subprocess.Popen:
+def rag_ingest(settings: ServiceSettings) -> subprocess.Popen:
     env = {**os.environ, "CHROMA_PATH": str(settings.chroma_path), "TRANSCRIPTS_DIR": str(settings.transcripts_dir),
            "WRITE_BATCH_SIZE": "8", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}  # this tree's ingest
     return subprocess.Popen([sys.executable, "-m", "ingest", "--quiet"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
-def run_to_end(settings: Settings) -> None:
+def run_to_end(settings: ServiceSettings) -> None:
     proc = rag_ingest(settings)
     _, err = proc.communicate(timeout=900)
     assert proc.returncode == 0, err.decode()[-2000:]
 
 
-def kill_between(settings: Settings, low: int, high: int) -> int:
+def kill_between(settings: ServiceSettings, low: int, high: int) -> int:
     """Start rag-ingest and kill -9 it once it has written more than `low` chunk records (of
     `high`); the count it was killed at."""
     proc = rag_ingest(settings)

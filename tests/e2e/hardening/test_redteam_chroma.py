@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from ingest import store as ix
-from ingest.settings import Settings
 from ingest.sync import sync_paths
 from service.ops import store_health as store
+from service.settings import ServiceSettings
 from tests.fixtures.apps import ask, open_client
 from tests.fixtures.chroma import ChromaServer
 from tests.fixtures.core import SAMPLE_CHUNKS
@@ -49,7 +49,7 @@ def hung_settings(chroma, transcripts, embedder):
     """Client/server settings with short timeouts, the sample already ingested. request_timeout
     (the whole answer's deadline, a 504) is well above CHROMA_REQUEST_TIMEOUT, so a 503 can only
     come from the store call giving up inside the worker thread."""
-    settings = Settings(
+    settings = ServiceSettings(
         _env_file=None, chroma_host="127.0.0.1", chroma_port=chroma.port, transcripts_dir=transcripts,
         chroma_connect_attempts=3, chroma_connect_delay=0.2, index_check_seconds=0,
         chroma_request_timeout=TIMEOUT, chroma_check_timeout=CHECK, request_timeout=30,

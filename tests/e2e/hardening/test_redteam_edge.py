@@ -281,8 +281,8 @@ def test_forwarded_headers_are_trusted_only_from_forwarded_allow_ips():
     """rag-serve's uvicorn options, on a tiny app echoing the client address it was given."""
     import uvicorn
 
-    from ingest.settings import Settings
     from service.edge.connections import ServeConfig, uvicorn_options
+    from service.settings import ServiceSettings
     from tests.fixtures.servers import free_port
 
     async def echo(scope, receive, send):
@@ -295,7 +295,7 @@ def test_forwarded_headers_are_trusted_only_from_forwarded_allow_ips():
     spoof = {"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"}
     for allowed, expected in (("", {"127.0.0.81": "127.0.0.81"}),
                               ("127.0.0.81", {"127.0.0.81": "198.51.100.7", "127.0.0.82": "127.0.0.82"})):
-        options = uvicorn_options(Settings(_env_file=None, forwarded_allow_ips=allowed))
+        options = uvicorn_options(ServiceSettings(_env_file=None, forwarded_allow_ips=allowed))
         port = free_port()
         server = uvicorn.Server(ServeConfig(echo, host="127.0.0.1", port=port, log_level="warning", **options))
         thread = threading.Thread(target=server.run, daemon=True)

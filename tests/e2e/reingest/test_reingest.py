@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from ingest import store as ix
 from ingest.cli import main as ingest_main
-from ingest.settings import Settings
+from ingest.settings import IndexSettings
 from ingest.sync import rebuild, sync_paths
 from service.app import create_app
 from tests.fixtures.core import SAMPLE, SAMPLE_CHUNKS
@@ -31,7 +31,7 @@ def _corpus(folder: Path, n: int) -> None:
         (folder / f"copy-{i:03d}.txt").write_text(text.replace("2009", str(1900 + i)), encoding="utf-8")
 
 
-def _index(settings: Settings) -> tuple[list[str], dict[str, int]]:
+def _index(settings: IndexSettings) -> tuple[list[str], dict[str, int]]:
     client = ix.chroma_client(settings)
     chunks = ix.open_collection(client, settings, ix.CHUNK_SUFFIX).get(include=["metadatas"])
     sents = ix.open_collection(client, settings, ix.SENTENCE_SUFFIX).get(include=["metadatas"])
@@ -78,8 +78,8 @@ def test_kill_9_half_way_then_rerun_converges(tmp_path, transcripts, seed):
     clean_env = {**env, "CHROMA_PATH": str(tmp_path / "clean")}
     clean = _ingest_cmd(clean_env)
     clean.communicate(timeout=600)
-    killed_ids, killed_sents = _index(Settings(chroma_path=tmp_path / "killed"))
-    clean_ids, clean_sents = _index(Settings(chroma_path=tmp_path / "clean"))
+    killed_ids, killed_sents = _index(IndexSettings(chroma_path=tmp_path / "killed"))
+    clean_ids, clean_sents = _index(IndexSettings(chroma_path=tmp_path / "clean"))
     assert killed_ids == clean_ids and len(clean_ids) == 6 * SAMPLE_CHUNKS
     assert killed_sents == clean_sents
     again = subprocess.run([sys.executable, "-m", "ingest", "--quiet"], env=env, capture_output=True, text=True, check=True)

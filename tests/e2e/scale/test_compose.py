@@ -12,12 +12,15 @@ import tomllib
 import pytest
 import yaml
 
-from ingest.settings import Settings
+from ingest.settings import IngestSettings
+from service.settings import ServiceSettings
 from tests.fixtures.core import ROOT
 
 COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 OUR_IMAGE = "transcript-rag"
+# the settings class each console script reads: a name outside it would be silently ignored
+SETTINGS_OF = {"rag-serve": ServiceSettings, "rag-ingest": IngestSettings}
 SECRET = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD)$")
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 
@@ -48,7 +51,7 @@ def app_routes() -> set[str]:
             elif getattr(route, "path", None) is not None:
                 yield prefix + route.path
 
-    return set(walk(create_app(Settings()).router.routes))
+    return set(walk(create_app(ServiceSettings()).router.routes))
 
 
 def env_names(svc: dict) -> list[str]:
@@ -74,24 +77,31 @@ def test_compose_parses_with_the_expected_services(compose):
     assert "chroma-data" in compose["volumes"]
 
 
-def test_every_environment_name_is_a_setting(compose):
-    fields = {name.upper() for name in Settings.model_fields}
-    seen = set()
-    for name, svc in compose["services"].items():
+def settings_of(svc: dict) -> type:
+    """The settings class of the program a service of ours runs."""
+    return SETTINGS_OF[command(svc["command"])[0]]
+
+
+def test_every_environment_name_is_a_setting_of_the_program_it_runs(compose):
+    seen = {}
+    for name, svc in ours(compose).items():
+        cls = settings_of(svc)
+        fields = {field.upper() for field in cls.model_fields}
         for var in env_names(svc):
-            assert var in fields, f"{name}: {var} is not a field of ingest.settings.Settings"
-            seen.add(var)
-    assert {"CHROMA_HOST", "CHROMA_PORT", "API_KEY", "WORKERS"} <= seen
+            assert var in fields, f"{name}: {var} is not a field of {cls.__name__}"
+        seen[name] = set(env_names(svc))
+    assert {"CHROMA_HOST", "CHROMA_PORT", "API_KEY", "WORKERS"} <= seen["api"]
+    assert {"CHROMA_HOST", "TRANSCRIPTS_DIR", "EMBEDDING_MODEL"} <= seen["ingest"]
 
 
 def test_every_setting_value_in_the_file_is_valid(compose, monkeypatch):
-    """The values (defaults of the ${…} interpolations) load as Settings."""
+    """The values (defaults of the ${…} interpolations) load as the settings of the program."""
     for name, svc in ours(compose).items():
         for var, raw in (svc.get("environment") or {}).items():
             # a required ${VAR:?…} stands for what the operator sets (a key: `openssl rand -hex 32`)
             monkeypatch.setenv(var, INTERPOLATION.sub(lambda m: m.group(3) if m.group(2) == "-" else "x" * 64,
                                                       str(raw)))
-        settings = Settings()
+        settings = settings_of(svc)()
         assert settings.client_server and settings.chroma_host == "chroma", name
 
 
@@ -122,7 +132,7 @@ def test_api_waits_for_a_healthy_chroma_and_ports_and_healthcheck_match_the_app(
     assert {"/health", "/ready", "/metrics", "/v1/chat"} <= routes
     api = compose["services"]["api"]
     assert api["depends_on"] == {"chroma": {"condition": "service_healthy"}}
-    container_port = Settings().port
+    container_port = ServiceSettings().port
     published = [p.rsplit(":", 1)[1] for p in api["ports"]]
     assert published == [str(container_port)]
     assert f"--port {container_port}" in " ".join(command(api["command"]))

@@ -25,14 +25,14 @@ def seconds(timestamp: str) -> int:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory, embedder):
-    from ingest.settings import Settings
     from ingest.store import chroma_client
     from ingest.sync import sync_paths
+    from service.settings import ServiceSettings
 
     root = tmp_path_factory.mktemp("town-hall")
     (root / "transcripts").mkdir()
     (root / "transcripts" / TOWN_HALL_FILE).write_text(TOWN_HALL, encoding="utf-8")
-    settings = Settings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=root / "transcripts",
+    settings = ServiceSettings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=root / "transcripts",
                         answer_mode="extractive", max_question_chars=1234, max_turns=20, max_conversation_chars=9000)
     report = sync_paths([settings.transcripts_dir], settings, embedder, chroma_client(settings))
     assert report.transcripts == 1 and not report.skipped

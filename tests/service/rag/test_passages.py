@@ -11,11 +11,11 @@ import random
 import pytest
 
 from ingest import store as ix
-from ingest.settings import Settings
 from ingest.sync import sync_paths
 from service.rag.chat_types import ChatFilters, ChatRequest
 from service.rag.passages import P_MEMBERS, P_SPEAKERS, pack
 from service.rag.pipeline import build_pipeline
+from service.settings import ServiceSettings
 
 
 def test_short_items_join_the_next_until_the_target():
@@ -81,7 +81,7 @@ def meeting(tmp_path_factory, embedder):
     folder = root / "meetings"
     folder.mkdir()
     (folder / "design-4.txt").write_text(MEETING, encoding="utf-8")
-    settings = Settings(chroma_path=root / "chroma", transcripts_dir=folder, chat_rate_limit=0)
+    settings = ServiceSettings(chroma_path=root / "chroma", transcripts_dir=folder, chat_rate_limit=0)
     report = sync_paths([folder], settings, embedder, ix.chroma_client(settings))
     assert report.transcripts == 1 and not report.skipped
     return build_pipeline(settings)

@@ -36,11 +36,11 @@ UNANSWERABLE = "What is the price of bananas on Mars?"
 
 @pytest.fixture(scope="module")
 def retriever(llm_index, embedder, tmp_path_factory):
-    from ingest.settings import Settings
+    from service.settings import ServiceSettings
 
     chroma = tmp_path_factory.mktemp("pipeline") / "chroma"
     shutil.copytree(llm_index / "chroma", chroma, ignore=shutil.ignore_patterns("owner.lock"))
-    settings = Settings(_env_file=None, chroma_path=chroma, transcripts_dir=llm_index / "transcripts")
+    settings = ServiceSettings(_env_file=None, chroma_path=chroma, transcripts_dir=llm_index / "transcripts")
     return Retriever(settings, embedder, ix.chroma_client(settings))
 
 

@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 
 from ingest import store as ix
-from ingest.settings import Settings
 from ingest.sync import sync_paths
 from service.rag.retrieve import Retriever
 from service.rag.scope import Scope
+from service.settings import ServiceSettings
 
 HEARING = """\
 Committee on Agriculture, Meeting 3
@@ -48,7 +48,7 @@ def ingest_one(tmp_path, embedder, name: str, text: str, windows: bool = False) 
     folder = tmp_path / "hearings"
     folder.mkdir()
     (folder / name).write_text(text, encoding="utf-8")
-    settings = Settings(chroma_path=tmp_path / "chroma", transcripts_dir=folder)
+    settings = ServiceSettings(chroma_path=tmp_path / "chroma", transcripts_dir=folder)
     client = ix.chroma_client(settings)
     report = sync_paths([folder], settings, embedder, client)
     assert report.transcripts == 1 and not report.skipped
@@ -117,7 +117,7 @@ def test_the_professor_is_the_one_professor_in_scope(tmp_path, embedder):
     folder.mkdir()
     (folder / "academic_Bed004.txt").write_text(MEETING_ONE, encoding="utf-8")
     (folder / "academic_Bmr009.txt").write_text(MEETING_TWO, encoding="utf-8")
-    settings = Settings(chroma_path=tmp_path / "chroma", transcripts_dir=folder)
+    settings = ServiceSettings(chroma_path=tmp_path / "chroma", transcripts_dir=folder)
     client = ix.chroma_client(settings)
     assert sync_paths([folder], settings, embedder, client).transcripts == 2
     r = Retriever(settings, embedder, client)
