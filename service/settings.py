@@ -63,8 +63,9 @@ class ServiceSettings(IngestSettings):
     llm_evidence_gate: bool = Field(
         True,
         description="In llm mode, run the built-in answerer's evidence check first and abstain without "
-        "asking the model when it finds no answer in the passages (ABSTAIN_THRESHOLD). Small models "
-        "tend to answer questions the transcripts do not cover; this also skips their latency.",
+        "asking the model when it finds no answer in the passages (the fitted abstention model, "
+        "service/rag/params.json). Small models tend to answer questions the transcripts do not cover; "
+        "this also skips their latency.",
     )
     context_budget_tokens: int = Field(
         400,

@@ -130,7 +130,7 @@ class Snapshot:
     def transcripts(self) -> int:
         return len(self.transcript_ids)
 
-    # the passages' arrays, for readers that score over them (bench/qmsum_lab)
+    # the passages' arrays
     @property
     def ids(self) -> list[str]:
         return self.passages.ids
