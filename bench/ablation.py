@@ -12,6 +12,7 @@ keep on fewer than two corpora is a candidate for deletion.
 
 examples:
   python bench/ablation.py                      every row, every corpus (~30 min on 2 cores)
+  python bench/ablation.py --sample 120         120 fit cases of each corpus
   python bench/ablation.py --only windows speaker --corpora product hearings
 """
 
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpora", nargs="+")
     parser.add_argument("--only", nargs="+", help="rows whose name starts with one of these")
+    parser.add_argument("--sample", type=int, help="at most this many fit cases of each corpus (drawn at random)")
     parser.add_argument("--index-root", type=Path, default=Path(__file__).resolve().parents[1] / "var" / "bench" / "quality")
     args = parser.parse_args(argv)
 
@@ -126,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         c = corpora[name]
         pipeline = build_pipeline(index(c, embedder, args.index_root))
         fit = [x for x in single(c.cases) if not held_back(x)]
+        if args.sample and len(fit) > args.sample:
+            fit = random.Random(7).sample(fit, args.sample)
         pool = [x for m in corpora if m != name for x in single(corpora[m].cases)
                 if x.get("answerable", True) and not held_back(x)]
         foreign = [{**x, "answerable": False} for x in rng.sample(pool, min(FOREIGN, len(pool)))]

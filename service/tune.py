@@ -16,8 +16,9 @@ qmsum-val is read):
    a logistic regression of "the transcripts answer it" on the evidence features. Answerable:
    the answerable questions. Not answerable: the unanswerable ones, and every question of the
    other corpora asked over this corpus's index (no hearing answers a question about a remote
-   control's buttons): thousands of cases that cost nothing to write. Classes and corpora weigh
-   the same.
+   control's buttons): thousands of cases that cost nothing to write. Corpora weigh the same;
+   within one, the answerable questions weigh half, the hand-written unanswerable ones (near
+   misses: the corpus's subject, a fact it lacks) a quarter, the other corpora's a quarter.
 
 The windows' size is read from the current file (bench/ablation.py and docs/quality.md: how it was chosen).
 Then it prints the figures of every corpus (fit and held, whole and scoped, other corpora's
@@ -203,8 +204,9 @@ def evidence_rows(corpus: Corpus, cases: list[dict], answerable: bool | None) ->
             request = ChatRequest(**request_body(case, 5, scoped))
             feats = corpus.pipeline.evidence_features(request)
             label = case.get("answerable", True) if answerable is None else answerable
+            group = "foreign" if answerable is not None else ("answerable" if label else "unanswerable")
             if feats is not None:
-                out.append({**feats, "_label": float(label)})
+                out.append({**feats, "_label": float(label), "_group": group})
     return out
 
 
@@ -213,15 +215,25 @@ def fit_abstention(data: dict[str, list[dict]]) -> tuple[dict[str, float], float
 
     from service.rag.extractive import EVIDENCE_FEATURES
 
+    # Each corpus weighs the same; within it, answerable questions weigh half, and the half that
+    # must be declined is shared by the hand-written unanswerable questions (near misses: the
+    # corpus's own subject, a fact it lacks) and the other corpora's questions (another subject).
+    share = {"answerable": 0.5, "unanswerable": 0.25, "foreign": 0.25}
     xs, ys, ws = [], [], []
     for rows in data.values():
-        for label in (0.0, 1.0):
-            some = [r for r in rows if r["_label"] == label]
+        groups = {g: [r for r in rows if r["_group"] == g] for g in share}
+        if not groups["unanswerable"]:
+            share_here = {"answerable": 0.5, "unanswerable": 0.0, "foreign": 0.5}
+        elif not groups["foreign"]:
+            share_here = {"answerable": 0.5, "unanswerable": 0.5, "foreign": 0.0}
+        else:
+            share_here = share
+        for g, some in groups.items():
             xs += [[r[f] for f in EVIDENCE_FEATURES] for r in some]
-            ys += [label] * len(some)
-            ws += [1.0 / len(some)] * len(some) if some else []
+            ys += [r["_label"] for r in some]
+            ws += [share_here[g] / len(some)] * len(some) if some else []
     model = LogisticRegression(C=1.0, max_iter=2000)
-    w = np.array(ws) * len(ws) / max(1, 2 * len(data))
+    w = np.array(ws) * len(ws) / max(1, len(data))
     model.fit(np.array(xs), np.array(ys), sample_weight=w)
     return ({f: round(float(c), 4) for f, c in zip(EVIDENCE_FEATURES, model.coef_[0])},
             round(float(model.intercept_[0]), 4))

@@ -79,7 +79,6 @@ class Passages:
     tokens: list[list[str]]  # keyword tokens
     vectors: np.ndarray  # (passages, dim) unit vectors
     transcript_of: np.ndarray  # row -> transcript code
-    turn_of: np.ndarray  # row -> a code unique to (transcript, first turn)
     speaker_rows: dict[str, np.ndarray]  # speaker -> rows where they speak
     speaker_chars: dict[str, np.ndarray]  # speaker -> characters they speak in each of those rows
     bm25: bm25s.BM25 | None = None  # over `tokens` (set by the retriever)
@@ -174,9 +173,8 @@ def _passages(ids, docs, vectors, tokens, transcript_code, groups: list[list[int
         members.append(tuple(ids[r] for r in group))
         toks.append([t for r in group for t in tokens[r]])
     transcript_of = np.array([transcript_code[m.get(ix.K_TRANSCRIPT, "")] for m in metas], dtype=np.int64)
-    turn_of = transcript_of * 1_000_000 + np.array([int(m.get(ix.K_TURN, 0)) for m in metas], dtype=np.int64)
     return Passages(
-        out_ids, texts, metas, members, toks, pooled, transcript_of, turn_of,
+        out_ids, texts, metas, members, toks, pooled, transcript_of,
         {n: np.array(r) for n, r in rows_of.items()},
         {n: np.array(c, dtype=np.float64) for n, c in chars_of.items()},
     )

@@ -11,8 +11,9 @@ independent of the embedding model's cosine scale.
 BM25 reads each passage with its speakers' names and the end of the turn before it; the question
 is searched without its phrasing words ("summarize", "what did … say"). The phrase index is a
 second BM25 over the same text read as pairs of adjacent content words: a passage that says
-"long-term care" beats one that says "long" and "care" apart. At most one piece of a turn is
-returned. The vectors of a generation are read from Chroma once, into the `Snapshot`; a question
+"long-term care" beats one that says "long" and "care" apart. Two pieces of one long turn may both
+be returned (on the interview and the hearings, dropping the second lost the answer: bench/ablation.py
+notes). The vectors of a generation are read from Chroma once, into the `Snapshot`; a question
 costs one encode and a few matrix products, at any corpus size that fits in memory (4 bytes x 384
 per turn, twice: turns and windows).
 
@@ -380,8 +381,8 @@ class Retriever:
 
     def retrieve(self, question: str, history: list[str] | None = None, k: int | None = None,
                  scope=None, single_turns: bool = False) -> Retrieval:
-        """Candidate passages for the question, best fused score first, at most one piece of a turn
-        (at most k; None: CANDIDATES of them). `scope` (service/rag/scope.py) limits them to some
+        """Candidate passages for the question, best fused score first (at most k; None:
+        CANDIDATES of them). `scope` (service/rag/scope.py) limits them to some
         transcripts or speakers; `single_turns`: every turn its own passage (no windows).
 
         A follow-up is also searched with the turn before it; a chunk keeps its better score.
@@ -420,14 +421,9 @@ class Retriever:
         if mask is not None:
             fused = np.where(mask, fused, -np.inf)
         hits: list[Hit] = []
-        seen_turns: set[int] = set()
         for row in np.argsort(-fused, kind="stable"):
             if not np.isfinite(fused[row]):
                 break
-            turn = int(units.turn_of[row])
-            if turn in seen_turns:
-                continue
-            seen_turns.add(turn)
             cid, text, meta = units.hit(row)
             hits.append(Hit(cid, text, meta, round(float(fused[row]), 4), float(cosine[row])))
             if len(hits) == (k or self.settings.candidates):
