@@ -10,8 +10,8 @@ qmsum-val is read):
    without intercept on the feature differences of the pairs (pairwise learning to rank) gives
    the weights. Each corpus weighs the same, whatever its number of questions.
 2. The weights of what makes a sentence the answer (service/rag/extractive.py, SENTENCE_FEATURES):
-   pairs of a gold sentence of a gold passage against a sentence of a passage without gold, among
-   the passages shown, fitted the same way.
+   pairs of a gold sentence against another sentence of the passages shown (of the same passage or
+   another), fitted the same way.
 3. The abstention model (service/rag/extractive.py, EVIDENCE_FEATURES), with the fitted fusion:
    a logistic regression of "the transcripts answer it" on the evidence features. Answerable:
    the answerable questions. Not answerable: the unanswerable ones, and every question of the
@@ -147,8 +147,8 @@ def fusion_pairs(corpus: Corpus, fit: list[dict], rng: random.Random) -> tuple[l
 
 # --- 2. the answer sentences -----------------------------------------------------------------
 def sentence_pairs(corpus: Corpus, fit: list[dict], rng: random.Random) -> list[np.ndarray]:
-    """Feature differences (a sentence of a passage holding a gold phrase - another sentence of
-    the passages shown) for each answerable question's evidence."""
+    """Feature differences (a gold sentence - another sentence of the passages shown, in the same
+    passage or another) for each answerable question's evidence."""
     from service.eval import normalise, request_body
     from service.rag.chat_types import ChatRequest
     from service.rag.extractive import SENTENCE_FEATURES
@@ -165,8 +165,9 @@ def sentence_pairs(corpus: Corpus, fit: list[dict], rng: random.Random) -> list[
             texts = {n: normalise(h.text) for n, h in enumerate(retrieval.hits, 1)}
             holds = {n for n, t in texts.items() if any(g in t for g in gold)}
             vec = [np.array([f[k] for k in SENTENCE_FEATURES]) for _, _, f in rows]
-            good = [v for (p, s, _), v in zip(rows, vec) if p.n in holds and any(normalise(s.text) in g for g in gold)]
-            bad = [v for (p, _, _), v in zip(rows, vec) if p.n not in holds]
+            said = [p.n in holds and any(normalise(s.text) in g for g in gold) for p, s, _ in rows]
+            good = [v for v, g in zip(vec, said) if g]
+            bad = [v for v, g in zip(vec, said) if not g]  # in any passage: the choice within one counts too
             pairs = [(a, b) for a in good for b in bad]
             for a, b in rng.sample(pairs, min(PAIRS_PER_QUESTION, len(pairs))):
                 diffs.append(a - b)

@@ -138,6 +138,7 @@ class Quote:
     score: float
     base: float = 0.0  # the score without the passage's lead (how well the sentence itself answers)
     speaker: str = ""
+    overlap: float = 0.0  # the IDF-weighted share of the question's words the sentence uses
 
 
 @dataclass
@@ -171,6 +172,9 @@ ASKED_FLOOR = 0.3  # cosine of the user's and the interviewer's question under w
 # (service/rag/params.py): whether the transcripts answer it is fitted on them (rag-tune).
 EVIDENCE_FEATURES = (
     "sentence",  # the best sentence's own score: cosine + lexical overlap (+ an interview answer's opening)
+    "overlap",  # the IDF-weighted share of the question's words the best sentence itself uses: a
+                # sentence of the kind asked for ("$30b GMV" for "what does an instance cost") that
+                # shares none of what was asked about is no answer to it
     "lead",  # its passage's retrieval score less the best passage's (0 when it is the best passage)
     "top",  # the best passage's retrieval score, in σ over the index
     "unknown",  # the share of the question's specific topic words no transcript uses in any form
@@ -225,7 +229,8 @@ class ExtractiveAnswerer:
         for passage, s, f in self.sentence_features(evidence):
             base = sum(w.get(k, 0.0) * f[k] for k in ("similarity", "lexical", "opening"))
             score = base + w.get("lead", 0.0) * f["lead"]
-            quotes.append(Quote(passage.n, s.text, s.start, s.end, score, base, s.speaker or passage.speaker))
+            quotes.append(Quote(passage.n, s.text, s.start, s.end, score, base, s.speaker or passage.speaker,
+                                f["lexical"]))
         return quotes
 
     @staticmethod
@@ -254,6 +259,7 @@ class ExtractiveAnswerer:
         said = {top.speaker} | {s.speaker for s in top.sentences}
         return {
             "sentence": best.base,
+            "overlap": best.overlap,
             "lead": passage.score - top.score,
             "top": top.score,
             "unknown": evidence.unknown,

@@ -6,8 +6,8 @@ and the turn that says something is often half of an exchange. So a conversation
 window of consecutive turns, grown turn by turn until it holds `target` characters and never past
 `limit` (a piece that is long on its own stands alone); every line keeps its speaker. A hearing's
 long answer is one passage; a meeting's exchange of short turns is one passage. An interview
-answer is a passage on its own (it carries the question it answers), and so is a transcript's
-intro (turn 0).
+answer is a passage on its own, its pieces together up to `limit` (it carries the question it
+answers), and so is a transcript's intro (turn 0).
 
 Windows do not overlap, so each turn is cited once. They are cut when a snapshot is read, from the
 turns as stored: the sizes are the retriever's choice (fitted in bench/), and changing them needs
@@ -114,23 +114,32 @@ def build(
     limit: int = 0,
 ) -> Passages:
     """Passages over the chunks `ids` (sorted, so each transcript's turns are consecutive and in
-    order), whose vectors and keyword tokens are given row by row. `windowed`: conversation turns
-    go into windows; else every chunk is a passage."""
+    order), whose vectors and keyword tokens are given row by row. `windowed`: a conversation's
+    turns go into windows, and an interview answer's pieces make one passage (up to `limit`);
+    else every chunk is a passage."""
     groups: list[list[int]] = []
-    run: list[int] = []  # consecutive conversation turns (no intro) of one transcript
+    run: list[int] = []  # consecutive chunks that may share a passage
+    key: tuple | None = None  # what they share: (transcript,) of a conversation; (transcript, turn) of an answer
 
     def flush() -> None:
         if run:
             lengths = [len(docs[ids[r]][0]) + len(docs[ids[r]][1].get(ix.K_SPEAKER, "")) + 3 for r in run]
-            groups.extend([run[i] for i in window] for window in pack(lengths, target, limit))
+            # an answer grows to the limit: its pieces answer one question
+            grow = target if key is not None and len(key) == 1 else limit
+            groups.extend([run[i] for i in window] for window in pack(lengths, grow, limit))
             run.clear()
 
     for row, cid in enumerate(ids):
         meta = docs[cid][1]
-        joins = (windowed and meta.get(ix.K_KIND) == "conversation" and int(meta.get(ix.K_TURN, 0)) > 0)
-        if run and (not joins or docs[ids[run[-1]]][1].get(ix.K_TRANSCRIPT) != meta.get(ix.K_TRANSCRIPT)):
+        turn = int(meta.get(ix.K_TURN, 0))
+        here = None
+        if windowed and turn > 0:
+            conversation = meta.get(ix.K_KIND) == "conversation"
+            here = (meta.get(ix.K_TRANSCRIPT),) if conversation else (meta.get(ix.K_TRANSCRIPT), turn)
+        if run and here != key:
             flush()
-        if joins:
+        key = here
+        if here is not None:
             run.append(row)
         else:
             groups.append([row])

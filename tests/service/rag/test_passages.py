@@ -110,3 +110,29 @@ def test_a_scope_of_speakers_is_searched_over_their_own_turns(meeting):
     answer = meeting.run(ask("What did they say about the casing?", filters=ChatFilters(speakers=["Industrial Designer"])))
     assert answer.sources and {s.speaker for s in answer.sources} == {"Industrial Designer"}
     assert all("Marketing" not in s.text and "Mm-hmm" not in s.text for s in answer.sources)
+
+
+def test_an_interview_answer_is_one_passage_its_pieces_together_and_the_intro_alone():
+    """build() as a function: an answer cut into pieces at ingest is one passage again (up to the
+    limit); the intro (turn 0) and each answer stand alone; with windowed=False every piece does."""
+    import numpy as np
+
+    from service.rag.passages import build
+
+    def piece(turn: int, n: int, text: str) -> tuple[str, tuple[str, dict]]:
+        meta = {ix.K_TRANSCRIPT: "iv", ix.K_KIND: "interview", ix.K_TURN: turn, ix.K_PIECE: n,
+                ix.K_SPEAKER: "" if turn == 0 else "Xuan Jin", ix.K_START: 0, ix.K_END: len(text)}
+        return ix.chunk_id("iv", turn, n), (text, meta)
+
+    docs = dict([piece(0, 1, "An interview."), piece(1, 1, "A" * 700), piece(1, 2, "B" * 700),
+                 piece(2, 1, "C" * 300)])
+    ids = sorted(docs)
+    vectors = np.eye(len(ids), 4, dtype=np.float32)
+    tokens = [[] for _ in ids]
+    joined = build(ids, docs, vectors, tokens, {"iv": 0}, windowed=True, target=500, limit=1800)
+    assert joined.members == [(ids[0],), (ids[1], ids[2]), (ids[3],)]
+    assert joined.texts[1] == "Xuan Jin: " + "A" * 700 + " " + "B" * 700  # one line: one turn
+    alone = build(ids, docs, vectors, tokens, {"iv": 0}, windowed=False)
+    assert alone.members == [(i,) for i in ids]
+    small = build(ids, docs, vectors, tokens, {"iv": 0}, windowed=True, target=500, limit=1000)
+    assert small.members[1:3] == [(ids[1],), (ids[2],)]  # together they pass the limit
