@@ -6,7 +6,8 @@ qmsum-val is read):
 
 1. The fusion weights (service/rag/retrieve.py, FEATURES). For each question (asked over the whole
    folder, and within its transcript where the set says so) the passages that hold a gold phrase
-   are paired with the ones that do not among the current top candidates; a logistic regression
+   are paired with the ones that do not among the candidates (the best by keywords and the best
+   by meaning: they do not depend on the weights being fitted); a logistic regression
    without intercept on the feature differences of the pairs (pairwise learning to rank) gives
    the weights. Each corpus weighs the same, whatever its number of questions.
 2. The weights of what makes a sentence the answer (service/rag/extractive.py, SENTENCE_FEATURES):
@@ -119,6 +120,7 @@ def scope_of(pipeline, case: dict, scoped: bool):
 def fusion_pairs(corpus: Corpus, fit: list[dict], rng: random.Random) -> tuple[list[np.ndarray], int]:
     """Feature differences (gold passage - other passage) of each question's pairs."""
     from service.eval import normalise
+    from service.rag.retrieve import FEATURES
 
     retriever = corpus.pipeline.retriever
     texts = [normalise(t) for t in retriever.snap.passages.texts]
@@ -130,12 +132,15 @@ def fusion_pairs(corpus: Corpus, fit: list[dict], rng: random.Random) -> tuple[l
         for scoped in modes(corpus, case):
             scope = scope_of(corpus.pipeline, case, scoped)
             feats, mask = retriever.features(case["messages"][0]["content"], scope)
-            score = feats @ retriever.weights()
-            if mask is not None:
-                score = np.where(mask, score, -np.inf)
-            order = [r for r in np.argsort(-score, kind="stable")[: TOP * 4] if np.isfinite(score[r])]
+            # Candidates that do not depend on the weights being fitted (so one run gives the fit,
+            # whatever the file held before): the best by keywords and the best by meaning.
+            pool: list[int] = []
+            for column in (FEATURES.index("keywords"), FEATURES.index("meaning")):
+                score = feats[:, column] if mask is None else np.where(mask, feats[:, column], -np.inf)
+                pool += [int(r) for r in np.argsort(-score, kind="stable")[: TOP * 2] if np.isfinite(score[r])]
+            order = list(dict.fromkeys(pool))
             holds = [r for r in order if any(g in texts[r] for g in gold)]
-            others = [r for r in order[:TOP] if r not in set(holds)]
+            others = [r for r in order if r not in set(holds)]
             pairs = [(a, b) for a in holds[:5] for b in others]
             if not pairs:
                 continue
