@@ -36,7 +36,7 @@ FOREIGN = 100  # other corpora's questions asked over each index
 
 @contextlib.contextmanager
 def patched(obj, name: str, value):
-    old = getattr(obj, name)
+    old = vars(obj)[name]  # as stored (a class's staticmethod stays one when put back)
     setattr(obj, name, value)
     try:
         yield
