@@ -24,7 +24,10 @@ _MONEY = re.compile(r"[$€£¥]|\b(usd|eur|gbp|dollars?|euros?|pounds?|cents?|y
 # after a word that places it in time ("3 May", "May 3rd", "in May", "mid-March"). A month name
 # alone is not one ("we may open", "they march"), nor is any small number ("12 staff").
 _MONTH = r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
-_DAY = r"\d{1,2}(?:st|nd|rd|th)?"
+_ORDINAL = (r"(?:(?:twenty|thirty)[- ]?)?(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|"
+            r"eleventh|twelfth|thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|"
+            r"nineteenth|twentieth|thirtieth)")
+_DAY = rf"(?:\d{{1,2}}(?:st|nd|rd|th)?|{_ORDINAL})"  # "3", "3rd", "the first" (of May)
 _DATE = re.compile(
     r"\b(?:1[89]\d\d|20\d\d)s?\b"  # a year, a decade ("1990s")
     rf"|\b{_DAY}\s+(?:of\s+)?{_MONTH}\b|\b{_MONTH}\s+{_DAY}\b"

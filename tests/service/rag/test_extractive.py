@@ -215,6 +215,8 @@ TYPED = [
     ("Where did she work before?", "Before that she worked at Oracle.", True),
     ("Where did she work before?", "She worked in software.", False),
     ("Tell me about the culture.", "It is fast.", True),
+    ("When will the park open?", "The park opens on the first of May.", True),  # a day written as a word
+    ("When will the park open?", "It came first of all the parks we saw.", False),  # an ordinal, no date
 ]
 
 
