@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import time
 
 import pytest
 
-from tests.e2e.eval.test_qmsum_gate import defaults_only, say
+from tests.e2e.eval.test_qmsum_gate import defaults_only, index_slice, say
 from tests.fixtures.core import ROOT
 
 SHARED = ROOT.parent / "shared"
@@ -56,12 +55,9 @@ pytestmark = pytest.mark.skipif(bool(missing), reason=f"meeting corpora not pres
 
 @pytest.fixture(scope="module", params=sorted(CORPORA))
 def gate(request, tmp_path_factory, embedder):
-    from ingest.store import chroma_client
-    from ingest.sync import sync_paths
     from service.eval import held_back, load_cases, metrics, request_body, score_case
     from service.rag.chat_types import ChatRequest
     from service.rag.pipeline import build_pipeline
-    from service.settings import ServiceSettings
 
     name = request.param
     folder_name, cases_name = CORPORA[name]
@@ -71,17 +67,9 @@ def gate(request, tmp_path_factory, embedder):
     hearings = [c for c in load_cases(SHARED / "eval" / "qmsum-train.jsonl") if c.get("answerable", True)]
     foreign = [{**c, "answerable": False} for c in hearings[::max(1, len(hearings) // FOREIGN)][:FOREIGN]]
 
-    root = tmp_path_factory.mktemp(f"gate-{name}")
-    folder = root / "transcripts"
-    folder.mkdir()
-    for stem in meetings:
-        shutil.copy(SHARED / "corpora" / folder_name / f"{stem}.txt", folder / f"{stem}.txt")
     with defaults_only():
-        settings = ServiceSettings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=folder,
-                            answer_mode="extractive")
-        t = time.perf_counter()
-        report = sync_paths([folder], settings, embedder, chroma_client(settings))
-        ingest_s = time.perf_counter() - t
+        settings, report, ingest_s = index_slice(tmp_path_factory.mktemp(f"gate-{name}"),
+                                                 SHARED / "corpora" / folder_name, meetings, embedder)
         pipeline = build_pipeline(settings)
 
         def ask(some, scoped):

@@ -74,6 +74,25 @@ def defaults_only():
         yield
 
 
+def index_slice(root, source, stems, embedder):
+    """These transcripts of the folder `source` copied into root/transcripts and ingested with the
+    project's sync into root/chroma (call it within `defaults_only`): the settings, the sync
+    report and the seconds it took."""
+    from ingest.store import chroma_client
+    from ingest.sync import sync_paths
+    from service.settings import ServiceSettings
+
+    folder = root / "transcripts"
+    folder.mkdir()
+    for stem in stems:
+        shutil.copy(source / f"{stem}.txt", folder / f"{stem}.txt")
+    settings = ServiceSettings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=folder,
+                               answer_mode="extractive")
+    t = time.perf_counter()
+    report = sync_paths([folder], settings, embedder, chroma_client(settings))
+    return settings, report, time.perf_counter() - t
+
+
 def say(request, text: str) -> None:
     """Print past pytest's capture, so the CI log shows the figures of every run, green or red."""
     capman = request.config.pluginmanager.getplugin("capturemanager")
@@ -88,25 +107,12 @@ def say(request, text: str) -> None:
 def gate(request, tmp_path_factory, embedder):
     """The slice ingested with the project's sync into a Chroma store under tmp, and every val case
     asked through the chat pipeline: the report, the indexed transcripts, the results and metrics."""
-    from ingest.store import chroma_client
-    from ingest.sync import sync_paths
     from service.eval import load_cases, metrics, score_case
     from service.rag.chat_types import ChatRequest
     from service.rag.pipeline import build_pipeline
-    from service.settings import ServiceSettings
-
-    root = tmp_path_factory.mktemp("qmsum-gate")
-    folder = root / "transcripts"
-    folder.mkdir()
-    for stem in SLICE:
-        shutil.copy(CORPUS / f"{stem}.txt", folder / f"{stem}.txt")
 
     with defaults_only():
-        settings = ServiceSettings(_env_file=None, chroma_path=root / "chroma", transcripts_dir=folder,
-                            answer_mode="extractive")
-        t = time.perf_counter()
-        report = sync_paths([folder], settings, embedder, chroma_client(settings))
-        ingest_s = time.perf_counter() - t
+        settings, report, ingest_s = index_slice(tmp_path_factory.mktemp("qmsum-gate"), CORPUS, SLICE, embedder)
 
         cases = load_cases(VAL_CASES)
         pipeline = build_pipeline(settings)

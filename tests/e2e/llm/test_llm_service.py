@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
+from tests.fixtures.llm import end_of_generation_tokens
 from tests.fixtures.servers import LiveServer, free_port, wait_until
 from tests.fixtures.sse import sse
 
@@ -114,10 +115,13 @@ def test_openai_facade_with_the_openai_client(client):
 
 def test_client_disconnect_stops_generation(llm_server, make_settings):
     """A client that leaves mid-answer cancels the generation here and at the LLM server."""
-    # The model may not end its answer (end-of-text banned), so only a disconnect can stop it early.
+    # The model may not end its answer (every end-of-generation token banned), so only a
+    # disconnect can stop it early.
     # No quoting in its place: a slow LLM server must fail this test, not answer from quotes.
+    never_end = {str(token): -100 for token in end_of_generation_tokens()}
+    assert len(never_end) >= 2, never_end  # <|endoftext|> and <|im_end|> at least
     settings = make_settings(llm_base_url=llm_server, llm_max_tokens=3000, llm_fallback=False,
-                             llm_extra_body={"logit_bias": {"2": -100}})  # 2: SmolLM2's <|im_end|>
+                             llm_extra_body={"logit_bias": never_end})
     # The LLM server serves one request at a time: wait until an earlier test's generation is over.
     httpx.post(f"{llm_server}/chat/completions", timeout=300,
                json={"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}).raise_for_status()
