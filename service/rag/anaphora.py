@@ -34,6 +34,8 @@ OPENERS = {"the", "a", "an", "some", "no", "any", "every", "all", "i", "we", "yo
 # there was; after "her", it makes "her" an object ("ask her about …").
 PREPOSITIONS = {"at", "in", "on", "for", "with", "from", "to", "by", "about", "during", "before",
                 "after", "until", "since", "when", "into", "over", "of"}  # fmt: skip
+# Possessives: a name before them in the question is their owner ("her" is one when it owns what follows).
+POSSESSIVES = {"its", "his", "their"}
 _TOKEN = re.compile(r"[\w’']+|[^\w\s]")
 
 
@@ -82,14 +84,23 @@ def _extraposed_it(toks: list[str], i: int) -> int | None:
     return None
 
 
+def _named_before(toks: list[str], i: int) -> bool:
+    """A name stands before token i in the question (a capitalised word that is not its first)."""
+    return any(_word(t) and t[:1].isupper() for t in toks[1:i])
+
+
 def _not_pointing(toks: list[str]) -> set[int]:
     """Where "there", "it" and "that" point at nothing before: an existential "there", an
     extraposed "it" and its "that", a "that" before a clause ("said that the budget grew", "the
-    plan that Morneau announced")."""
+    plan that Morneau announced"); and a possessive whose owner the question names before it
+    ("How does Tokaj Hills Estate irrigate its vineyard?", "What did Bains say about his plan?")."""
     found: set[int] = set()
     for i, token in enumerate(toks):
         token = token.lower()
-        if token == "there" and _expletive_there(toks, i):
+        possessive = token in POSSESSIVES or (token == "her" and owned_by_her(" " + " ".join(toks[i + 1:])))
+        if possessive and _named_before(toks, i):
+            found.add(i)
+        elif token == "there" and _expletive_there(toks, i):
             found.add(i)
         elif token == "it" and (that := _extraposed_it(toks, i)) is not None:
             found |= {i, that}

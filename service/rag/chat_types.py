@@ -106,6 +106,7 @@ class Source(BaseModel):
     text: str
     score: float = Field(description="Fused relevance; higher is better.")
     turn: int = Field(0, description="The turn of `speaker`'s quoted words (else the passage's first turn).")
+    first_turn: int = Field(0, description="The passage's first turn (0: the introduction).")
     last_turn: int = Field(0, description="The passage's last turn.")
     start: int = Field(0, description="Character span of the passage in its transcript file.")
     end: int = 0

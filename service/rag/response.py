@@ -35,7 +35,7 @@ def to_sources(retrieval: Retrieval, quotes: Sequence[Quote] = ()) -> list[Sourc
                 n=n, id=hit.id, transcript=m.get(ix.K_TRANSCRIPT, ""), title=m.get(ix.K_TITLE, ""),
                 question=m.get(ix.K_QUESTION, ""), speaker=turn.get(ix.K_SPEAKER, ""),
                 speakers=list(speakers_of(m)), text=hit.text, score=hit.score, turn=turn.get(ix.K_TURN, 0),
-                last_turn=m.get(P_LAST_TURN, m.get(ix.K_TURN, 0)), start=m.get(ix.K_START, 0),
+                first_turn=m.get(ix.K_TURN, 0), last_turn=m.get(P_LAST_TURN, m.get(ix.K_TURN, 0)), start=m.get(ix.K_START, 0),
                 end=m.get(ix.K_END, 0), timestamp=turn.get(ix.K_TIMESTAMP, ""),
                 quotes=[q.text for q in quoted],
                 media_url=library.media_at(media.get(m.get(ix.K_TRANSCRIPT, "")), turn.get(ix.K_TIMESTAMP, "")),

@@ -50,7 +50,7 @@ function load(id, params = {}) {
 
 /* ------------------------------------------------------------------ highlighting */
 
-/** `text` as nodes, the range [from, to) wrapped in a .passage-hit span and every quote in <mark>. */
+/** `text` as nodes, the passage's words in it wrapped in a .passage-hit span and every quote in <mark>. */
 function highlighted(text, passage, quotes) {
   const map = [];
   let norm = "";
@@ -67,7 +67,10 @@ function highlighted(text, passage, quotes) {
     const at = nq ? norm.indexOf(nq, from) : -1;
     return at < 0 ? null : [map[at], map[at + nq.length - 1] + 1, at];
   };
-  const hit = passage ? find(passage) : null;
+  // the passage whole, else its longest line found here (an intro's passage opens with the title)
+  const parts = passage ? [passage, ...passage.split(/\n+/).sort((a, b) => b.length - a.length)] : [];
+  let hit = null;
+  for (const part of parts) if ((hit = find(part))) break;
   const marks = [];
   for (const q of quotes) {
     const r = (hit && find(q, hit[2])) || find(q);
@@ -110,9 +113,28 @@ function introBlock(detail, target) {
   return { block, mine };
 }
 
+/** The turns a source's passage spans: [first, last] (a conversation's passage is several turns). */
+function passageTurns(s) {
+  const first = s.first_turn || s.turn;
+  return [first, Math.max(s.last_turn || 0, first, s.turn)];
+}
+
+/** Turn `t`'s line of `s`'s passage (one line a turn, each opening with its speaker's name), the
+ * name taken off; the whole passage when it is one turn's words. */
+function lineOf(s, t) {
+  const lines = s.text.split("\n");
+  const [first, last] = passageTurns(s);
+  const line = first === last ? s.text : lines[t.number - first] ?? "";
+  const name = `${t.speaker}: `;
+  return line.startsWith(name) ? line.slice(name.length) : line;
+}
+
 function turnItem(t, target) {
-  const mine = target && target.turn === t.number ? highlighted(t.text, target.text, target.quotes) : null;
-  const li = h("li", { class: `turn${mine ? " current" : ""}`, "data-turn": String(t.number) });
+  const [first, last] = target ? passageTurns(target) : [-1, -1];
+  const inside = target && t.number >= first && t.number <= last;
+  const mine = inside ? highlighted(t.text, lineOf(target, t), target.quotes) : null;
+  const current = target && target.turn === t.number;
+  const li = h("li", { class: `turn${inside ? " in-passage" : ""}${current ? " current" : ""}`, "data-turn": String(t.number) });
   if (t.question) {
     li.append(h("div", { class: "turn-question" }, h("p", { class: "who" }, h("span", { class: "speaker" }, t.asked_by || "Question")),
       h("p", { class: "said" }, t.question)));
@@ -168,7 +190,7 @@ function renderTranscript(detail, target) {
   const list = h("ol", { class: "turns" });
   for (const t of detail.turns) {
     const { li, mine } = turnItem(t, target);
-    if (mine) hit = li;
+    if (mine && (!hit || t.number === target.turn)) hit = li;
     list.append(li);
   }
   const range = { first, end: first + detail.turns.length };
@@ -241,7 +263,8 @@ async function fillSource() {
   els.foot.hidden = false;
   // The passage at once, the whole transcript around it when it arrives.
   const alone = h("section", { class: "turn current", "data-turn": String(s.turn) },
-    who(speakerOf(s), "", s.timestamp, s.media_url), h("p", { class: "said" }, highlighted(s.text, s.text, s.quotes).nodes));
+    who(speakerOf(s), "", s.timestamp, s.media_url),
+    ...s.text.split("\n").map((line) => h("p", { class: "said" }, highlighted(line, line, s.quotes).nodes)));
   els.body.replaceChildren(h("p", { class: "loading" }, "Loading the transcript…"), alone);
   fillTools(s.transcript, s.title, "", alone);
   els.body.dataset.state = "loading";

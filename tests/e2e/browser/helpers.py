@@ -93,10 +93,22 @@ class Chat:
         return self.assistants().nth(before)
 
 
+SPEAKER_LINE = re.compile(r"^([^\s:“”\"][^:\n“”\"]{0,79}):\s+(“.*)$")  # as static/richtext.js
+QUOTES_LINE = re.compile(r"^“.*”")
+
+
 def rendered(answer: str) -> str:
-    """What the answer's text looks like on the page: [n] markers become buttons labelled n, and
-    the `&lt;` of escaped raw HTML is shown as `<`."""
-    return re.sub(r"\[(\d+)\]", r"\1", answer).replace("&lt;", "<")
+    """What the answer's text looks like on the page (compare with the element's inner text):
+    [n] markers become buttons labelled n, the `&lt;` of escaped raw HTML is shown as `<`, and two
+    or more lines of speakers' quotes are a list by speaker (the name above its quotes, no colon)."""
+    blocks = []
+    for block in answer.split("\n\n"):
+        lines = [line for line in block.split("\n") if line.strip()]
+        if (len(lines) > 1 and any(SPEAKER_LINE.match(line) for line in lines)
+                and all(SPEAKER_LINE.match(line) or QUOTES_LINE.match(line) for line in lines)):
+            lines = [SPEAKER_LINE.sub(r"\1 \2", line) for line in lines]
+        blocks.append("\n".join(lines))
+    return re.sub(r"\[(\d+)\]", r"\1", "\n\n".join(blocks)).replace("&lt;", "<")
 
 
 def ask_and_capture(chat: Chat, question: str):

@@ -49,7 +49,7 @@ def test_answer_with_citations_opens_the_passage(page, chat):
     assert not body["abstained"] and body["citations"], body
     assert_streamed_if_server_streams(msg, response)
     expect(msg).not_to_have_class(re.compile("abstained"))
-    expect(msg.locator(".answer-text")).to_have_text(rendered(body["answer"]))
+    expect(msg.locator(".answer-text")).to_have_text(rendered(body["answer"]), use_inner_text=True)
     assert "London" in body["answer"]
 
     cites = msg.locator(".answer-text button.cite")

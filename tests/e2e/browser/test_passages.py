@@ -51,8 +51,17 @@ def test_every_source_opens_in_its_transcript_at_the_quoted_sentences(open_page,
     current = reader.locator(".turn.current")
     expect(current).to_have_count(1)
     expect(current).to_have_attribute("data-turn", str(source["turn"]))
-    expect(current.locator(".passage-hit")).to_have_text(source["text"])
-    expect(current.locator("mark")).to_have_text(source["quotes"])
+    # a conversation's passage is several turns, one line each ("Speaker: words"): every one of them
+    # is marked as the passage, the quoted turn is the current one, and its own line is highlighted
+    first, last = source["first_turn"], source["last_turn"]
+    assert first <= source["turn"] <= last, source
+    lines = source["text"].split("\n") if last > first else [source["text"]]
+    window = reader.locator(".turn.in-passage")
+    expect(window).to_have_count(last - first + 1)
+    expect(window.first).to_have_attribute("data-turn", str(first))
+    said = lines[source["turn"] - first].removeprefix(f"{source['speaker']}: ") if last > first else source["text"]
+    expect(current.locator(".passage-hit")).to_have_text(said)
+    expect(reader.locator(".turn.in-passage mark")).to_have_text(source["quotes"])
     # the turns around it are there: the whole transcript, in order
     expect(reader.locator(".turns > .turn")).to_have_count(len(detail["turns"]))
     assert in_view(page, current.locator("mark").first), "the highlighted sentence is out of view"

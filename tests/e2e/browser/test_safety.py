@@ -46,7 +46,7 @@ def test_hostile_transcript_renders_as_text(open_page, bypass_csp):
 
     msg, body, _ = ask_and_capture(chat, "What is the secret ingredient in your croissants?")
     assert XSS_SCRIPT.replace("<", "&lt;") in body["answer"], body["answer"]  # no raw HTML (docs/api.md)
-    expect(msg.locator(".answer-text")).to_have_text(rendered(body["answer"]))
+    expect(msg.locator(".answer-text")).to_have_text(rendered(body["answer"]), use_inner_text=True)
     expect(msg.locator(".answer-text")).to_contain_text(XSS_SCRIPT)
 
     msg2, body2, _ = ask_and_capture(chat, "How do you keep your sourdough starter alive?")

@@ -34,6 +34,10 @@ def test_short_questions_that_stand_alone(question):
     "Is it true that the minister resigned over the budget?", "It was clear that the pension plan failed?",
     # "that" opening a clause (a conjunction or a relative), not pointing at anything
     "Did the minister say that the budget would grow?", "Who supported the bill that Morneau tabled?",
+    # a possessive whose owner the question names before it (an interview's company, a hearing's
+    # witness, a meeting's participant)
+    "How does Tokaj Hills Estate irrigate its vineyard?", "What did Kirsty Williams say about her budget?",
+    "Did the Marketing expert change their mind about the remote?", "How did Alibaba Cloud grow its business?",
 ])
 def test_there_it_and_that_pointing_at_nothing_do_not_make_a_follow_up(question):
     assert pointing_words(question) == []
@@ -51,6 +55,9 @@ def test_there_it_and_that_pointing_at_nothing_do_not_make_a_follow_up(question)
     ("What about that plan?", ["that"]),
     ("Before that, what happened?", ["that"]),
     ("Did the minister say that it would grow?", ["it"]),  # "that" opens a clause; "it" refers
+    ("What did she say about her budget?", ["she", "her"]),  # no owner named: both point back
+    ("Did Morneau answer her?", ["her"]),  # an object, not a possessive
+    ("What did Morneau say about it?", ["it"]),
 ])
 def test_there_it_and_that_that_point_back(question, pointing):
     assert pointing_words(question) == pointing
