@@ -18,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from ingest.lock import StoreLock
-from service.api.routes import chat, ingest, openai, status, transcripts
+from service.api.routes import chat, ingest, openai, status, topics, transcripts
 from service.edge.ingest_auth import IngestAuth
 from service.edge.page_headers import PAGE_HEADERS, PageHeaders
 from service.edge.stack import install as install_edge
@@ -131,6 +131,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.include_router(ingest.router)
     app.include_router(openai.router)
     app.include_router(transcripts.router)
+    app.include_router(topics.router)
     app.mount(DOCS_ASSETS, StaticFiles(packages=[("fastapi_offline", "static")]), name="docs-assets")
     app.mount("/static", UIFiles(directory=STATIC), name="static")
     docs_body, docs_headers = docs_page(app.openapi_url, f"{app.title} - API")

@@ -21,6 +21,9 @@ qmsum-val is read):
    within one, the answerable questions weigh half, the hand-written unanswerable ones (near
    misses: the corpus's subject, a fact it lacks) a quarter, the other corpora's a quarter.
 
+4. The topic gap (service/rag/topics.py), with the fitted fusion: each answerable question is
+   searched over single turns, as a topic is; the gap below the best turn that holds
+   TOPIC_COVERAGE of the turns with a gold phrase (each corpus weighing the same).
 The windows' size is read from the current file (bench/ablation.py and docs/quality.md: how it was chosen).
 Then it prints the figures of every corpus (fit and held, whole and scoped, other corpora's
 questions declined) with the new parameters, and writes them (--out; the shipped file by default).
@@ -51,6 +54,12 @@ CORPORA = ROOT / "eval" / "corpora.toml"
 TOP = 30  # the candidates a question's pairs are drawn from (the reranker sees this many)
 PAIRS_PER_QUESTION = 60
 FOREIGN_PER_CORPUS = 300  # questions of each other corpus asked over a corpus's index
+# A topic's turns (service/rag/topics.py) reach down from the best turn as far as the median
+# gold turn: a gold span of these sets holds its topic's filler turns too ("Yes.", "Okay, thank
+# you."), so nine in ten of them reach down to a turn about nothing (the 0.9 quantile, a gap of 10,
+# kept 400 turns of three hearings for "school exclusions"; the median keeps 35, 23 of them in
+# the hearing on exclusions).
+TOPIC_COVERAGE = 0.5
 
 
 @dataclass
@@ -245,6 +254,38 @@ def fit_abstention(data: dict[str, list[dict]]) -> tuple[dict[str, float], float
             round(float(model.intercept_[0]), 4))
 
 
+# --- 4. topics ----------------------------------------------------------------------------------
+def topic_gaps(corpus: Corpus, fit: list[dict]) -> list[float]:
+    """For each answerable question asked over the whole folder, searched over single turns as a
+    topic is (service/rag/topics.py): how far below the best turn each turn holding a gold phrase
+    scores (inf for one not among the POOL turns scored)."""
+    from service.eval import normalise
+    from service.rag.topics import POOL
+
+    retriever, gaps = corpus.pipeline.retriever, []
+    for case in single(fit):
+        gold = [normalise(p) for p in case.get("passage_any", [])]
+        if not case.get("answerable", True) or not gold:
+            continue
+        hits = retriever.retrieve(case["messages"][0]["content"], k=POOL, single_turns=True).hits
+        found = [hits[0].score - h.score for h in hits if any(g in normalise(h.text) for g in gold)]
+        gaps += found or [float("inf")]
+    return gaps
+
+
+def fit_gap(gaps: dict[str, list[float]], coverage: float = TOPIC_COVERAGE) -> float:
+    """The gap below the best turn within which `coverage` of the gold turns fall, each corpus
+    weighing the same (a weighted quantile)."""
+    values = np.concatenate([np.asarray(g, float) for g in gaps.values() if g])
+    weights = np.concatenate([np.full(len(g), 1.0 / len(g)) for g in gaps.values() if g])
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    gap = float(values[order][min(np.searchsorted(cumulative, coverage), len(values) - 1)])
+    if not np.isfinite(gap):
+        raise SystemExit(f"fewer than {coverage:.0%} of the gold turns are among the turns a topic scores")
+    return round(gap, 4)
+
+
 # --- figures ------------------------------------------------------------------------------------
 def figures(corpus: Corpus, cases: list[dict], scoped: bool) -> dict:
     from service.eval import metrics, request_body, score_case
@@ -340,11 +381,16 @@ def main(argv: list[str] | None = None) -> int:
         weights, bias = fit_abstention(rows)
         log(f"abstention from {sum(len(r) for r in rows.values())} cases in {time.perf_counter() - t:.0f} s: "
             f"bias {bias}, {weights}")
-        params = replace(params, abstention=P.Logistic(weights, bias), fitted={
+        t = time.perf_counter()
+        gaps = {n: topic_gaps(corpora[n], fit[n]) for n in train}
+        gap = fit_gap(gaps)
+        log(f"topic gap {gap} from {sum(map(len, gaps.values()))} gold turns in {time.perf_counter() - t:.0f} s")
+        params = replace(params, abstention=P.Logistic(weights, bias), topic_gap=gap, fitted={
             "by": "rag-tune", "on": train, "date": time.strftime("%Y-%m-%d"),
             "fusion_pairs": {n: len(d) for n, (d, _) in pairs.items()},
             "sentence_pairs": {n: len(d) for n, d in chosen.items()},
             "abstention_cases": {n: len(r) for n, r in rows.items()},
+            "topic_gold_turns": {n: len(g) for n, g in gaps.items()},
         })
         for c in corpora.values():
             c.pipeline.use(params)

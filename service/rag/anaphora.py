@@ -98,9 +98,7 @@ def _not_pointing(toks: list[str]) -> set[int]:
     for i, token in enumerate(toks):
         token = token.lower()
         possessive = token in POSSESSIVES or (token == "her" and owned_by_her(" " + " ".join(toks[i + 1:])))
-        if possessive and _named_before(toks, i):
-            found.add(i)
-        elif token == "there" and _expletive_there(toks, i):
+        if possessive and _named_before(toks, i) or token == "there" and _expletive_there(toks, i):
             found.add(i)
         elif token == "it" and (that := _extraposed_it(toks, i)) is not None:
             found |= {i, that}

@@ -61,6 +61,18 @@ class ChatFilters(BaseModel):
         examples=[["Ste-Marie"]])
 
 
+class TopicRequest(BaseModel):
+    """POST /v1/topics: which transcripts and speakers talk about a topic, and how much."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str = Field(min_length=1, max_length=500, description="What to look for, as a few words or a question.",
+                       examples=["school exclusions"])
+    filters: ChatFilters | None = Field(None, description="Within these transcripts and speakers only (as on /v1/chat).")
+    track: FilterValue | None = Field(None, description="A speaker: also list their turns about the topic across "
+                                      "the transcripts, in order (a speaker track).")
+
+
 class ChatRequest(BaseModel):
     messages: list[Message] = Field(
         min_length=1, max_length=50, description="The conversation; the last turn is the user's question."

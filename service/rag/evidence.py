@@ -110,8 +110,10 @@ class EvidenceBuilder:
         self.question_vectors: dict[str, np.ndarray] = {}  # interviewer question -> embedding
         self.lock = threading.Lock()  # writers of the caches (and of a snapshot's sentence records)
 
-    def build(self, retrieval: Retrieval) -> Evidence:
-        wanted = max(self.passages, DIGEST_PASSAGES) if is_digest(retrieval.question) else self.passages
+    def build(self, retrieval: Retrieval, passages: int | None = None) -> Evidence:
+        """The evidence of the first passages of the retrieval (`passages` of them; None: as many
+        as the question needs)."""
+        wanted = passages or (max(self.passages, DIGEST_PASSAGES) if is_digest(retrieval.question) else self.passages)
         hits = retrieval.hits[:wanted]
         tokens = tuple(self.tokenizer.query_tokens(retrieval.question))
         idf = retrieval.snapshot.idf

@@ -1,5 +1,6 @@
 """What kind of answer a question asks for, read from its words: a digest of a discussion
-("Summarize the discussion about …"), or the people who said something ("Who raised …?").
+("Summarize the discussion about …"), the people who said something ("Who raised …?"), or the
+transcripts that talk about something ("Which hearing discussed …?").
 
 The evidence stage gathers more passages for a digest; the built-in answerer lays a digest out
 by speaker and names the speakers of a who-question. Nothing here looks at the transcripts.
@@ -51,6 +52,15 @@ _WHO_IS = re.compile(
     rf"|(?i:what\s+does)\s+(?P<d>{_NAME})\s+(?i:do(?:\s+for\s+a\s+living)?))"
     r"\s*\??\s*$"
 )
+# What people call one transcript of a folder ("Which hearing discussed …?", "In which meeting
+# did …?"): the answer is transcripts, ranked by how much of each is about the topic.
+KINDS = ("transcript", "hearing", "meeting", "interview", "session", "episode", "panel",
+         "conversation", "debate", "podcast", "sitting", "recording", "focus group")  # fmt: skip
+_WHICH_TRANSCRIPT = re.compile(
+    r"^\s*(?:(?:in|at|during|from|on)\s+)?(?:which|what)\s+(?:(?:one|ones)\s+of\s+the\s+|of\s+the\s+)?"
+    rf"(?:{'|'.join(KINDS)})s?\b",
+    re.IGNORECASE,
+)
 DIGEST_PASSAGES = 6  # a digest quotes up to this many passages, one sentence each
 
 
@@ -62,6 +72,11 @@ def is_digest(question: str) -> bool:
 def asks_who_said(question: str) -> bool:
     """The question asks which people said something: their names are the answer."""
     return bool(_WHO_SAID.search(question))
+
+
+def asks_which_transcript(question: str) -> bool:
+    """The question asks which transcripts (hearings, meetings, interviews …) talk about a topic."""
+    return bool(_WHICH_TRANSCRIPT.search(question))
 
 
 def asks_what_was_said(question: str) -> bool:

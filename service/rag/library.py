@@ -32,6 +32,7 @@ from service.rag.library_types import (
     TranscriptTurn,
 )
 from service.rag.per_snapshot import PerSnapshot
+from service.rag.text import natural
 
 Record = tuple[str, dict]  # a chunk's (text, metadata)
 
@@ -207,7 +208,7 @@ def _entry(tid: str, records: list[Record]) -> Entry:
 @dataclass(frozen=True)
 class Library:
     generation: int
-    entries: dict[str, Entry]  # transcript id -> its entry, sorted by id
+    entries: dict[str, Entry]  # transcript id -> its entry, in natural order of ids (covid_2 before covid_10)
     listing: TranscriptList  # every transcript with every speaker
 
 
@@ -215,7 +216,7 @@ def _build(snapshot) -> Library:
     records: dict[str, list[Record]] = defaultdict(list)
     for text, meta in snapshot.docs.values():
         records[meta.get(ix.K_TRANSCRIPT, "")].append((text, meta))
-    entries = {tid: _entry(tid, sorted(records[tid], key=_place)) for tid in sorted(records)}
+    entries = {tid: _entry(tid, sorted(records[tid], key=_place)) for tid in sorted(records, key=natural)}
     summaries = [e.summary for e in entries.values()]
     listing = TranscriptList(
         transcripts=summaries,
@@ -237,7 +238,7 @@ def _library(snapshot) -> Library:
 
 
 def transcripts(snapshot) -> TranscriptList:
-    """Every transcript of the snapshot, sorted by id, with all its speakers and counts."""
+    """Every transcript of the snapshot, in natural order of ids, with all its speakers and counts."""
     return _library(snapshot).listing
 
 
@@ -252,7 +253,7 @@ def _speakers(entry: Entry, window: Window, query: str) -> dict:
 
 
 def transcripts_page(snapshot, page: Window, speakers: int | None, query: str = "") -> TranscriptList:
-    """A page of the transcripts (sorted by id), each with its first `speakers` speakers (most
+    """A page of the transcripts (in natural order of ids: covid_2 before covid_10), each with its first `speakers` speakers (most
     turns first). With `query`, only the transcripts whose title, id, file name or a speaker's
     name holds it; a transcript found by its speakers lists those speakers."""
     library = _library(snapshot)

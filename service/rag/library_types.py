@@ -88,3 +88,38 @@ class TranscriptDetail(BaseModel):
         None, description="With `speakers_q`: how many of its speakers' names hold it.")
     media_url: str | None = Field(None, description="The recording the transcript's intro names, if any.")
     index_generation: int = Field(description="The index generation this was rebuilt from.")
+
+
+class TopicQuote(BaseModel):
+    text: str = Field(description="The sentence of the turn closest in meaning to the topic.")
+    transcript: str
+    title: str
+    speaker: str
+    turn: int = Field(description="The turn it is said in (open it with GET /v1/transcripts/{id}?turn=…).")
+    timestamp: str = Field("", description="When the turn starts in the recording, for subtitle formats.")
+    start: int = Field(description="Character span of the sentence in its transcript file.")
+    end: int
+
+
+class TopicGroup(BaseModel):
+    transcript: str | None = Field(None, description="The transcript (null in `speakers`).")
+    title: str | None = None
+    speaker: str | None = Field(None, description="The speaker (null in `transcripts`).")
+    turns: int = Field(description="How many of its turns are about the topic.")
+    weight: float = Field(description="How much of it is about the topic: each such turn counts from 0 to 1 by "
+                          "how well it matches (the ranking is by this).")
+    transcript_count: int = Field(1, description="In how many transcripts (a speaker's row).")
+    quote: TopicQuote = Field(description="Its best sentence on the topic.")
+
+
+class TopicResult(BaseModel):
+    topic: str
+    found: bool = Field(description="False when the transcripts do not cover the topic (then every list is empty).")
+    turns: int = Field(0, description="Turns about the topic, in all.")
+    transcripts: list[TopicGroup] = Field(default_factory=list, description="The transcripts, the most about it first.")
+    speakers: list[TopicGroup] = Field(default_factory=list, description="The speakers, the most about it first.")
+    cells: list[TopicGroup] = Field(default_factory=list, description="Transcript × speaker: each speaker's turns "
+                                    "about the topic in each transcript, the most first.")
+    track: list[TopicQuote] | None = Field(None, description="With `track`: that speaker's turns about the topic "
+                                           "across the transcripts, in the transcripts' order, then turn order.")
+    index_generation: int

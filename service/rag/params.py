@@ -14,6 +14,8 @@ the service pointed at the result with PARAMS_FILE.
 - `abstention`: a logistic model over the evidence features (service/rag/extractive.py,
   EVIDENCE_FEATURES) giving the odds that a sentence answers the question; the built-in answerer
   declines below even odds, and a digest quotes a passage's best sentence at even odds or better.
+- `topics`: `gap`, how far below the best turn (in fused score) a turn is still about a topic
+  (service/rag/topics.py): the distance of the median gold turn of the train sets.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Params:
     fusion: dict[str, float]  # feature name -> weight
     sentences: dict[str, float]  # what makes a sentence the answer: feature name -> weight
     abstention: Logistic
+    topic_gap: float  # how far below the best turn a turn is still about a topic (service/rag/topics.py)
     fitted: dict = field(default_factory=dict)  # how and on what (for people; not read)
 
     def to_json(self) -> dict:
@@ -62,6 +65,7 @@ class Params:
             "fusion": self.fusion,
             "sentences": self.sentences,
             "abstention": {"bias": self.abstention.bias, "weights": self.abstention.weights},
+            "topics": {"gap": self.topic_gap},
             "fitted": self.fitted,
         }
 
@@ -75,7 +79,7 @@ class Params:
                    {k: float(v) for k, v in data["fusion"].items()},
                    {k: float(v) for k, v in data["sentences"].items()},
                    Logistic({k: float(v) for k, v in ab["weights"].items()}, float(ab["bias"])),
-                   data.get("fitted", {}))
+                   float(data["topics"]["gap"]), data.get("fitted", {}))
 
     def check(self, what: str, weights: dict[str, float], features: tuple[str, ...]) -> None:
         """ParamsError unless `weights` are for some of `features` (a file fitted on other features)."""

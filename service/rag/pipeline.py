@@ -30,21 +30,24 @@ from anyio import to_thread
 
 from ingest import store as ix
 from ingest.embed import load_embedder
-from service.rag import followup
+from service.rag import followup, topics
 from service.rag.abstain import NOTHING_NEW_TEXT
-from service.rag.chat_types import ChatRequest, ChatResponse, Source
+from service.rag.chat_types import ChatFilters, ChatRequest, ChatResponse, Source, TopicRequest
 from service.rag.errors import LLMError
 from service.rag.evidence import EvidenceBuilder
-from service.rag.extractive import Answer, ExtractiveAnswerer
+from service.rag.extractive import Answer, ExtractiveAnswerer, Quote
 from service.rag.filters import SafeAnswer
+from service.rag.intent import asks_which_transcript
+from service.rag.library_types import TopicResult
 from service.rag.links import clean_answer
 from service.rag.llm import LLMAnswerer, Prepared
 from service.rag.params import Params
 from service.rag.rerank import Reranker, TopK
 from service.rag.response import Clock, build_response, to_sources
-from service.rag.retrieve import Retrieval, Retriever, Snapshot
+from service.rag.retrieve import Hit, Retrieval, Retriever, Snapshot
 from service.rag.scope import Scope, resolve_scope
 from service.rag.stages import observe_stage
+from service.rag.topics import POOL, Said, TopicMap, map_topic, transcripts_answer
 from service.settings import ServiceSettings
 
 
@@ -148,9 +151,52 @@ class ChatPipeline:
         scope = self.scope(request)
         return self.answerer.evidence_features(self.evidence.build(self._retrieve(request, None, scope)))
 
-    def _quote(self, retrieval: Retrieval) -> Answer:
-        """The built-in answerer on the evidence of the passages (quotes, or an abstention)."""
-        return self.answerer.answer(self.evidence.build(retrieval))
+    def _quote(self, retrieval: Retrieval, transcripts: bool = True) -> tuple[Retrieval, Answer]:
+        """The built-in answerer on the evidence of the passages (quotes, or an abstention). A
+        question that asks which transcripts talk about something, and that the passages answer,
+        is answered with the transcripts (service/rag/topics.py): their best turns are the sources
+        (not when the sources were sent already: `transcripts` False)."""
+        answer = self.answerer.answer(self.evidence.build(retrieval))
+        if not transcripts or answer.abstained or retrieval.pinned or not asks_which_transcript(retrieval.question):
+            return retrieval, answer
+        topic_map = self._topic_map(retrieval.question, retrieval.scope)
+        if not topic_map.transcripts:
+            return retrieval, answer
+        hits, text, said = transcripts_answer(topic_map)
+        quotes = [Quote(n, q.text, q.start, q.end, q.similarity, speaker=q.hit.meta.get(ix.K_SPEAKER, ""))
+                  for n, q in enumerate(said, 1)]
+        return replace(retrieval, hits=hits), Answer(text, False, quotes, answer.evidence)
+
+    def _topic_map(self, topic: str, scope: Scope | None) -> TopicMap:
+        turns = self.retriever.retrieve(topic, k=POOL, scope=scope, single_turns=True)
+        return map_topic(turns, self.answerer.params.topic_gap, self._best_sentences)
+
+    def _best_sentences(self, retrieval: Retrieval, hits: list[Hit]) -> dict[str, Said]:
+        """Each hit's sentence that best answers the retrieval's question, by the fitted sentence
+        model (its own score: the hit's rank does not count)."""
+        if not hits:
+            return {}
+        evidence = self.evidence.build(replace(retrieval, hits=hits), passages=len(hits))
+        best: dict[int, Quote] = {}
+        for q in self.answerer.score_sentences(evidence):
+            if q.n not in best or q.base > best[q.n].base:
+                best[q.n] = q
+        return {hits[n - 1].id: Said(q.text, q.start, q.end, hits[n - 1], q.base) for n, q in best.items()}
+
+    def topics(self, request: TopicRequest) -> TopicResult:
+        """Which transcripts and speakers talk about a topic, and how much (service/rag/topics.py);
+        nothing when the passages do not answer it (the built-in answerer's abstention model).
+        FilterError (422) for filters, or a `track` speaker, that name nothing in the index."""
+        snap = self.live_snapshot()
+        scope = resolve_scope(request.filters, snap) if request.filters else None
+        track = None
+        if request.track:
+            track = resolve_scope(ChatFilters(speakers=[request.track]), snap).speakers
+            track = next(iter(track)) if track else None
+        passages = self.reranker.rerank(self.retriever.retrieve(request.topic, [], scope=scope), self.default_k)
+        answer = self.answerer.answer(self.evidence.build(passages))
+        topic_map = None if answer.abstained else self._topic_map(request.topic, scope)
+        return topics.result(request.topic, topic_map, passages.snapshot.generation, track, self._best_sentences)
 
     async def _condense(self, request: ChatRequest, clock: Clock) -> str | None:
         """A follow-up rewritten by the LLM to stand alone (None for a first question)."""
@@ -172,7 +218,8 @@ class ChatPipeline:
         if scope is None and request.filters is not None:
             scope = await to_thread.run_sync(self.scope, request)
         clock = Clock()
-        generate = self.llm is not None
+        # which transcripts talk about something: answered from the folder's structure, not written
+        generate = self.llm is not None and not asks_which_transcript(request.question)
         standalone = None
         if generate:
             try:
@@ -222,7 +269,7 @@ class ChatPipeline:
                       sources_sent: bool) -> AsyncIterator[ChatEvent]:
         """The built-in answerer's answer as events (its sources carry the quoted sentences)."""
         clock.generating()
-        answer = await to_thread.run_sync(self._quote, retrieval)
+        retrieval, answer = await to_thread.run_sync(self._quote, retrieval, not sources_sent)
         earlier = [text for role, text in earlier_turns(request) if role == "assistant"]
         if not answer.abstained and followup.repeats([q.text for q in answer.quotes], earlier):
             answer = Answer(NOTHING_NEW_TEXT, True, evidence=answer.evidence)

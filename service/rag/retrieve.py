@@ -211,6 +211,7 @@ class Retrieval:
     speakers: frozenset[str] = frozenset()  # the speakers the question names
     topic: np.ndarray | None = None  # the question's topic (no phrasing words, no speaker names)
     pinned: int = 0  # the first hits were chosen by the conversation ("what did she say next?")
+    scope: object = None  # the part of the index searched (service/rag/scope.py Scope; None: all of it)
 
 
 class Retriever:
@@ -397,7 +398,8 @@ class Retriever:
         units = snap.units(scope, single_turns)
         if not units.ids:
             vec = self.embedder.encode([question])[0]
-            return Retrieval(question, queries[-1], [], vec, (time.perf_counter() - started) * 1000, snap)
+            return Retrieval(question, queries[-1], [], vec, (time.perf_counter() - started) * 1000, snap,
+                             scope=scope)
         # BM25 needs no vector: it runs beside the encode, off the critical path.
         keyword = [self._pool.submit(self._keyword, snap, units, q) for q in queries]
         named = set().union(*(snap.speakers.mentioned(q) for q in queries)) & set(units.speaker_rows)
@@ -429,4 +431,4 @@ class Retriever:
             if len(hits) == (k or self.settings.candidates):
                 break
         ms = (time.perf_counter() - started) * 1000
-        return Retrieval(question, queries[-1], hits, vecs[0], ms, snap, frozenset(boosted), topic)
+        return Retrieval(question, queries[-1], hits, vecs[0], ms, snap, frozenset(boosted), topic, scope=scope)

@@ -69,3 +69,9 @@ def query_text(question: str) -> str:
     (measured on the hearings: "What did Bains say about loans?" is searched as "Bains loans")."""
     kept = [w for w in WORD.findall(question) if w.lower().replace("’", "'") not in STOP | PHRASING]
     return " ".join(kept) or question
+
+
+def natural(text: str) -> tuple:
+    """A sort key that reads the numbers in a name as numbers: "covid_2" before "covid_10"."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part.lower())
+                 for part in re.split(r"(\d+)", text) if part)

@@ -40,7 +40,7 @@ def list_transcripts(
     ] = SPEAKERS_LIMIT,
     q: Search = "",
 ) -> Response:
-    """The transcripts of the live index generation by id, a page at a time (`offset`, `limit`;
+    """The transcripts of the live index generation in natural order of ids (covid_2 before covid_10), a page at a time (`offset`, `limit`;
     `total` says how many there are): title, kind, its first `speakers` speakers (most turns
     first) and `speaker_count`, turns, passages, when it was ingested, its file name. With `q`,
     only those whose title, id, file name or a speaker's name holds `q`, listing the speakers

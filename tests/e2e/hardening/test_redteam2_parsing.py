@@ -42,12 +42,18 @@ LOCAL = ("127.0.0.1", 50000)  # TestClient's peer address: a loopback client
 LIMIT = 30.0  # seconds for any one file (the new code takes 1-8 s on 2 cores busy with other work)
 
 
-def parse_timed(folder, name: str, data: bytes) -> tuple[Transcript, float]:
+def parse_timed(folder, name: str, data: bytes, runs: int = 3) -> tuple[Transcript, float]:
+    """The file parsed, and the fastest of `runs` parses: one run on 2 busy cores may be stalled
+    for a second by another process (1.26 s against 0.24 s once, with two suites running); the
+    fastest run is the time the parse needs."""
     path = folder / name
     path.write_bytes(data)
-    start = time.perf_counter()
-    transcript = parse_file(path, path.stem)
-    return transcript, time.perf_counter() - start
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        transcript = parse_file(path, path.stem)
+        best = min(best, time.perf_counter() - start)
+    return transcript, best
 
 
 # --- builders: the file's bytes for size n; with reference=True, a file of the same size that the

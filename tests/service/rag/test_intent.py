@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from service.rag.intent import asks_what_was_said, asks_who_is, asks_who_said, is_digest, who_is
+from service.rag.intent import (
+    asks_what_was_said,
+    asks_which_transcript,
+    asks_who_is,
+    asks_who_said,
+    is_digest,
+    who_is,
+)
 
 
 @pytest.mark.parametrize("question,person", [
@@ -48,3 +55,26 @@ def test_the_kind_of_answer_asked_for(question, digest, who_said, said):
 ])
 def test_a_capital_after_the_verb_is_read_case_sensitively(question, digest):
     assert is_digest(question) is digest
+
+
+@pytest.mark.parametrize("question", [
+    "Which hearing discussed school exclusions?",  # committee hearings
+    "In which meeting did the Samaritans give evidence?",
+    "Which meetings talked about the remote control's buttons?",  # product-design meetings
+    "In what meeting did the group discuss the speech recogniser?",  # research meetings
+    "Which of the interviews mention Europe?",  # an interview series
+    "Which one of the sessions covered the budget?",
+])
+def test_which_transcripts_talk_about_something(question):
+    assert asks_which_transcript(question)
+
+
+@pytest.mark.parametrize("question", [
+    "What did the meeting decide about the remote?",  # about one meeting's content
+    "Which witness talked about loans?",  # a person, not a transcript
+    "Who raised school exclusions?",
+    "What is the price of a call?",
+    "When was the hearing on exclusions held?",
+])
+def test_questions_that_do_not_ask_which_transcript(question):
+    assert not asks_which_transcript(question)

@@ -1,0 +1,190 @@
+"""A topic across the folder: which transcripts and which speakers talk about it, and how much.
+
+The topic is searched as a question is, over single turns (a turn has one speaker), within the
+request's scope. A turn is *about the topic* when its fused score is within `gap` of the best
+turn's; the gap is fitted (params.json `topics`, service/tune.py): the distance below the best
+turn of the median turn the train sets mark as answering a question. Each turn about the topic
+weighs by how far it clears that line (from 0 at the line to 1 for the best turn).
+
+A transcript's, a speaker's and a (transcript, speaker) cell's weight is the sum over their turns:
+they are ranked by it ("how much of each is about the topic"), and the count of turns is given
+beside it. Each one's best quote is the sentence of its best turn closest in meaning to the topic
+(the sentence vectors ingest stored; nothing is encoded here but the topic).
+
+Nothing here reads the question's wording: the same map answers "Which hearing discussed …?"
+(service/rag/pipeline.py) and POST /v1/topics (service/api/routes/topics.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ingest import store as ix
+from service.rag.library_types import TopicGroup, TopicQuote, TopicResult
+from service.rag.retrieve import Hit, Retrieval
+from service.rag.text import natural
+
+POOL = 400  # turns scored for a topic (the best first); those within the gap of the best are kept
+QUOTED_TURNS = 3  # a group is quoted by the best sentence of its first turns (a short top turn says little)
+
+
+@dataclass(frozen=True)
+class Said:
+    """A sentence quoted for a group: its text, span in the source file, and its turn."""
+
+    text: str
+    start: int
+    end: int
+    hit: Hit
+    similarity: float  # how well it answers the topic (the sentence model's score)
+
+
+@dataclass
+class Group:
+    """The turns about the topic of one transcript, one speaker, or one speaker in one transcript."""
+
+    transcript: str = ""
+    speaker: str = ""
+    weight: float = 0.0
+    turns: list[tuple[Hit, float]] = field(default_factory=list)  # (turn, weight), best first
+    quote: Said | None = None
+
+    @property
+    def best(self) -> Hit:
+        return self.turns[0][0]
+
+    @property
+    def transcripts(self) -> int:
+        return len({h.meta.get(ix.K_TRANSCRIPT) for h, _ in self.turns})
+
+
+@dataclass
+class TopicMap:
+    topic: str
+    retrieval: Retrieval  # the turns scored (best first), as the retriever found them
+    turns: list[tuple[Hit, float]]  # the turns about the topic, best first, with their weight
+    transcripts: list[Group]
+    speakers: list[Group]
+    cells: list[Group]
+
+    @property
+    def weight(self) -> float:
+        return sum(w for _, w in self.turns)
+
+
+def about(retrieval: Retrieval, gap: float) -> list[tuple[Hit, float]]:
+    """The hits within `gap` of the best one's score, each weighed by how far it clears the line;
+    one hit a turn (its best piece)."""
+    if not retrieval.hits:
+        return []
+    line = retrieval.hits[0].score - gap
+    out, seen = [], set()
+    for h in retrieval.hits:
+        if h.score <= line:
+            break
+        turn = (h.meta.get(ix.K_TRANSCRIPT), h.meta.get(ix.K_TURN))  # a long turn's pieces: its best one
+        if turn not in seen:
+            seen.add(turn)
+            out.append((h, (h.score - line) / gap))
+    return out
+
+
+def group(turns: list[tuple[Hit, float]], key) -> list[Group]:
+    """The turns grouped by `key(meta)` -> (transcript, speaker), heaviest group first."""
+    groups: dict[tuple[str, str], Group] = {}
+    for hit, weight in turns:
+        k = key(hit.meta)
+        g = groups.setdefault(k, Group(*k))
+        g.weight += weight
+        g.turns.append((hit, weight))
+    return sorted(groups.values(), key=lambda g: (-g.weight, g.transcript, g.speaker))
+
+
+def map_topic(retrieval: Retrieval, gap: float, best_sentences) -> TopicMap:
+    """The topic map of a single-turn retrieval (`Retriever.retrieve(..., single_turns=True)`).
+
+    `best_sentences(retrieval, hits)` gives each hit's best sentence as an answer to the topic
+    (hit id -> Said): the built-in answerer's fitted sentence model (service/rag/pipeline.py).
+    """
+    turns = about(retrieval, gap)
+    transcripts = group(turns, lambda m: (m.get(ix.K_TRANSCRIPT, ""), ""))
+    speakers = group(turns, lambda m: ("", m.get(ix.K_SPEAKER, "")))
+    cells = group(turns, lambda m: (m.get(ix.K_TRANSCRIPT, ""), m.get(ix.K_SPEAKER, "")))
+    every = [*transcripts, *speakers, *cells]
+    tried = {h.id: h for g in every for h, _ in g.turns[:QUOTED_TURNS]}
+    best = best_sentences(retrieval, list(tried.values()))
+    for g in every:
+        said = [best[h.id] for h, _ in g.turns[:QUOTED_TURNS] if h.id in best]
+        g.quote = max(said, key=lambda q: q.similarity) if said else whole(g.best)
+    return TopicMap(retrieval.question, retrieval, turns, transcripts, speakers, cells)
+
+
+def whole(hit: Hit) -> Said:
+    """A turn quoted whole (one whose sentences are not stored)."""
+    return Said(hit.text, int(hit.meta.get(ix.K_START, 0)), int(hit.meta.get(ix.K_END, 0)), hit, hit.dense)
+
+
+# --- "Which hearing discussed …?": the answer, at the level of transcripts ----------------------
+LISTED = 5  # transcripts an answer names (the rest are counted)
+
+
+def _who(group: Group, cells: list[Group]) -> list[str]:
+    """The speakers of a transcript's turns about the topic, the heaviest first (two at most)."""
+    return [c.speaker for c in cells if c.transcript == group.transcript and c.speaker][:2]
+
+
+def transcripts_answer(topic_map: TopicMap, listed: int = LISTED) -> tuple[list[Hit], str, list[Said]]:
+    """The transcripts that talk about the topic, the most first: each with its title, how many of
+    its turns are about it, who says most of it, and its best quote. Returns the hits cited (each
+    transcript's best turn, in the order named: citation n is hits[n-1]), the answer's text with
+    [n] citations, and the quotes."""
+    groups = topic_map.transcripts[:listed]
+    hits, quotes, lines = [], [], []
+    for n, g in enumerate(groups, 1):
+        q = g.quote
+        title = g.best.meta.get(ix.K_TITLE) or g.transcript
+        name = f"**{title}**" + (f" ({g.transcript})" if title != g.transcript else "")
+        turns = len(g.turns)
+        who = _who(g, topic_map.cells)
+        said = f", mostly {' and '.join(who)}" if len(who) > 1 else f", by {who[0]}" if who else ""
+        hits.append(q.hit)
+        quotes.append(q)
+        lines.append(f"{n}. {name}: {turns} turn{'s' if turns != 1 else ''} on it{said}. “{q.text}” [{n}]")
+    rest = topic_map.transcripts[listed:]
+    head = ("One transcript talks about this:" if len(topic_map.transcripts) == 1
+            else "These transcripts talk about this, the most first:")
+    tail = (f"\n\n{len(rest)} more transcript{'s' if len(rest) != 1 else ''} touch on it "
+            f"({sum(len(g.turns) for g in rest)} turns).") if rest else ""
+    return hits, head + "\n\n" + "\n".join(lines) + tail, quotes
+
+
+# --- POST /v1/topics: the map as the API gives it --------------------------------------------
+def _quote(said: Said) -> TopicQuote:
+    m = said.hit.meta
+    return TopicQuote(text=said.text, transcript=m.get(ix.K_TRANSCRIPT, ""), title=m.get(ix.K_TITLE, ""),
+                      speaker=m.get(ix.K_SPEAKER, ""), turn=int(m.get(ix.K_TURN, 0)),
+                      timestamp=m.get(ix.K_TIMESTAMP, "") or "", start=said.start, end=said.end)
+
+
+def _group(g: Group) -> TopicGroup:
+    return TopicGroup(transcript=g.transcript or None, title=g.best.meta.get(ix.K_TITLE) if g.transcript else None,
+                      speaker=g.speaker or None, turns=len(g.turns), weight=round(g.weight, 3),
+                      transcript_count=g.transcripts, quote=_quote(g.quote))
+
+
+def result(topic: str, topic_map: TopicMap | None, generation: int, track: str | None,
+           best_sentences) -> TopicResult:
+    """The API's view of a topic map (None: the transcripts do not cover the topic); with `track`,
+    that speaker's turns about the topic in transcript order, each with its best sentence."""
+    if topic_map is None:
+        return TopicResult(topic=topic, found=False, track=[] if track else None, index_generation=generation)
+    out = TopicResult(topic=topic, found=True, turns=len(topic_map.turns),
+                      transcripts=[_group(g) for g in topic_map.transcripts],
+                      speakers=[_group(g) for g in topic_map.speakers],
+                      cells=[_group(g) for g in topic_map.cells], index_generation=generation)
+    if track:
+        mine = sorted((h for h, _ in topic_map.turns if h.meta.get(ix.K_SPEAKER) == track),
+                      key=lambda h: (natural(h.meta.get(ix.K_TRANSCRIPT, "")), int(h.meta.get(ix.K_TURN, 0))))
+        best = best_sentences(topic_map.retrieval, mine)
+        out.track = [_quote(best.get(h.id) or whole(h)) for h in mine]
+    return out
