@@ -151,12 +151,16 @@ class ChatPipeline:
         scope = self.scope(request)
         return self.answerer.evidence_features(self.evidence.build(self._retrieve(request, None, scope)))
 
+    def _answer(self, retrieval: Retrieval) -> Answer:
+        """The built-in answerer on the evidence of the passages (quotes, or an abstention)."""
+        return self.answerer.answer(self.evidence.build(retrieval))
+
     def _quote(self, retrieval: Retrieval, transcripts: bool = True) -> tuple[Retrieval, Answer]:
-        """The built-in answerer on the evidence of the passages (quotes, or an abstention). A
-        question that asks which transcripts talk about something, and that the passages answer,
-        is answered with the transcripts (service/rag/topics.py): their best turns are the sources
-        (not when the sources were sent already: `transcripts` False)."""
-        answer = self.answerer.answer(self.evidence.build(retrieval))
+        """The built-in answer to give (`_answer`), with its sources. A question that asks which
+        transcripts talk about something, and that the passages answer, is answered with the
+        transcripts (service/rag/topics.py): their best turns are the sources (not when the
+        sources were sent already: `transcripts` False)."""
+        answer = self._answer(retrieval)
         if not transcripts or answer.abstained or retrieval.pinned or not asks_which_transcript(retrieval.question):
             return retrieval, answer
         topic_map = self._topic_map(retrieval.question, retrieval.scope)
@@ -242,7 +246,7 @@ class ChatPipeline:
         clock.generating()
         # The evidence check: small models answer questions the sources do not cover; when the
         # evidence is too weak (or holds no answer of the kind asked for), the model is not asked.
-        check = await to_thread.run_sync(self._quote, retrieval) if self.evidence_gate else None
+        check = await to_thread.run_sync(self._answer, retrieval) if self.evidence_gate else None
         if check is not None and check.abstained:
             clock.token()
             response = build_response(retrieval, check, "llm", standalone, check.evidence, clock.timings(retrieval))

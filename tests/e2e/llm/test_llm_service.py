@@ -95,6 +95,16 @@ def test_follow_up_is_condensed_before_retrieval(client):
     assert json.loads(events[0][1])["standalone_question"] == body["standalone_question"]  # temperature 0
 
 
+def test_which_transcript_is_answered_from_the_folder_not_written(client):
+    """ "Which interview …?" is answered by naming the transcripts (service/rag/topics.py), with an
+    LLM configured too: the model is not asked, and the answer is the same as the built-in one."""
+    body = ask(client, "Which interview talks about Alibaba Cloud's offices in Europe?").json()
+    assert body["mode"] == "extractive" and not body["abstained"], body
+    assert body["answer"].startswith("One transcript talks about this:") and body["citations"] == [1]
+    assert body["sources"][0]["transcript"] in body["answer"] and body["sources"][0]["quotes"]
+    check_citations(body)
+
+
 def test_openai_facade_with_the_openai_client(client):
     oa = openai.OpenAI(base_url=f"{client.base_url}/v1", api_key="unused", http_client=client, max_retries=0)
     assert [m.id for m in oa.models.list()] == ["transcript-rag"]
