@@ -84,9 +84,9 @@ def _extraposed_it(toks: list[str], i: int) -> int | None:
     return None
 
 
-def _named_before(toks: list[str], i: int) -> bool:
-    """A name stands before token i in the question (a capitalised word that is not its first)."""
-    return any(_word(t) and t[:1].isupper() for t in toks[1:i])
+def _first_name(toks: list[str]) -> int:
+    """Where the question's first name is (a capitalised word that is not its first); past the end if none."""
+    return next((j for j, t in enumerate(toks) if j > 0 and _word(t) and t[:1].isupper()), len(toks))
 
 
 def _not_pointing(toks: list[str]) -> set[int]:
@@ -95,10 +95,11 @@ def _not_pointing(toks: list[str]) -> set[int]:
     plan that Morneau announced"); and a possessive whose owner the question names before it
     ("How does Tokaj Hills Estate irrigate its vineyard?", "What did Bains say about his plan?")."""
     found: set[int] = set()
+    named = _first_name(toks)  # once: a possessive after it has its owner in the question
     for i, token in enumerate(toks):
         token = token.lower()
-        possessive = token in POSSESSIVES or (token == "her" and owned_by_her(" " + " ".join(toks[i + 1:])))
-        if possessive and _named_before(toks, i) or token == "there" and _expletive_there(toks, i):
+        possessive = token in POSSESSIVES or (token == "her" and owned_by_her(" " + _at(toks, i + 1)))
+        if possessive and named < i or token == "there" and _expletive_there(toks, i):
             found.add(i)
         elif token == "it" and (that := _extraposed_it(toks, i)) is not None:
             found |= {i, that}

@@ -54,22 +54,17 @@ class Group:
         return self.turns[0][0]
 
     @property
-    def transcripts(self) -> int:
+    def transcript_count(self) -> int:
         return len({h.meta.get(ix.K_TRANSCRIPT) for h, _ in self.turns})
 
 
 @dataclass
 class TopicMap:
-    topic: str
     retrieval: Retrieval  # the turns scored (best first), as the retriever found them
     turns: list[tuple[Hit, float]]  # the turns about the topic, best first, with their weight
     transcripts: list[Group]
     speakers: list[Group]
     cells: list[Group]
-
-    @property
-    def weight(self) -> float:
-        return sum(w for _, w in self.turns)
 
 
 def about(retrieval: Retrieval, gap: float) -> list[tuple[Hit, float]]:
@@ -116,7 +111,7 @@ def map_topic(retrieval: Retrieval, gap: float, best_sentences) -> TopicMap:
     for g in every:
         said = [best[h.id] for h, _ in g.turns[:QUOTED_TURNS] if h.id in best]
         g.quote = max(said, key=lambda q: q.similarity) if said else whole(g.best)
-    return TopicMap(retrieval.question, retrieval, turns, transcripts, speakers, cells)
+    return TopicMap(retrieval, turns, transcripts, speakers, cells)
 
 
 def whole(hit: Hit) -> Said:
@@ -169,7 +164,7 @@ def _quote(said: Said) -> TopicQuote:
 def _group(g: Group) -> TopicGroup:
     return TopicGroup(transcript=g.transcript or None, title=g.best.meta.get(ix.K_TITLE) if g.transcript else None,
                       speaker=g.speaker or None, turns=len(g.turns), weight=round(g.weight, 3),
-                      transcript_count=g.transcripts, quote=_quote(g.quote))
+                      transcript_count=g.transcript_count, quote=_quote(g.quote))
 
 
 def result(topic: str, topic_map: TopicMap | None, generation: int, track: str | None,
