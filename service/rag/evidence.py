@@ -44,6 +44,7 @@ class Sentence:
     similarity: float  # cosine(question, this sentence encoded on its own)
     tokens: tuple[str, ...]  # stemmed content words, in order
     speaker: str = ""  # who said it (a passage of several turns has several speakers)
+    turn: int = 0  # the number of the turn it is in (a passage is a window of turns)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class Passage:
     # it uses a name the question's topic holds ("Paris") and none of its other topic words
     # ("weather"): it is about what the question names, not about what it asks
     names_only: bool = False
+    title: str = ""  # the title of its transcript
+    text: str = ""  # the passage as retrieved (its sentences are spans of it)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,21 @@ class Evidence:
     missing: float = 0.0
     pinned: int = 0  # the first passages are what the conversation points at (service/rag/followup.py)
     speakers: frozenset[str] = frozenset()  # the speakers the question names
+
+
+@dataclass
+class Quote:
+    """A sentence of the evidence scored as an answer: what the built-in answerer quotes."""
+
+    n: int  # citation number (1-based rank of the passage)
+    text: str
+    start: int  # span in the source file
+    end: int
+    score: float
+    base: float = 0.0  # the score without the passage's lead (how well the sentence itself answers)
+    speaker: str = ""
+    overlap: float = 0.0  # the IDF-weighted share of the question's words the sentence uses
+    index: int = -1  # the sentence's position in its passage (Passage.sentences)
 
 
 def similarity(retrieval: Retrieval, vec: np.ndarray) -> float:
@@ -133,18 +151,19 @@ class EvidenceBuilder:
         passages = []
         for n, (hit, question) in enumerate(zip(hits, questions), 1):
             said = [
-                (doc, meta, vec, docs.get(cid, ("", hit.meta))[1].get(ix.K_SPEAKER, ""))
+                (doc, meta, vec, docs.get(cid, ("", hit.meta))[1])
                 for cid in members_of(hit.meta, hit.id) for doc, meta, vec in records[cid]
             ]
             sentences = tuple(
-                Sentence(doc, index, meta[ix.K_START], meta[ix.K_END],
-                         similarity(retrieval, vec), tuple(self.tokenizer.tokens(doc)), speaker)
-                for index, (doc, meta, vec, speaker) in enumerate(said)
+                Sentence(doc, index, meta[ix.K_START], meta[ix.K_END], similarity(retrieval, vec),
+                         tuple(self.tokenizer.tokens(doc)), turn.get(ix.K_SPEAKER, ""), int(turn.get(ix.K_TURN, 0)))
+                for index, (doc, meta, vec, turn) in enumerate(said)
             )
             asked = float(np.dot(retrieval.qvec, qvecs[question])) if question else 0.0
             passages.append(Passage(
                 n, hit.score, int(hit.meta.get(ix.K_PIECE, 1)) == 1, asked, hit.meta.get(ix.K_SPEAKER, ""), sentences,
                 uses_only(sentences, topic_names, topic_words),
+                hit.meta.get(ix.K_TITLE) or hit.meta.get(ix.K_TRANSCRIPT, ""), hit.text,
             ))
         return Evidence(retrieval.question, tokens, weights, tuple(passages), unknown,
                         self.missing_share(retrieval, passages), retrieval.pinned, retrieval.speakers)

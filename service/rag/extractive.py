@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass, field
 
 from service.rag.abstain import ABSTAIN_TEXT, should_abstain
-from service.rag.evidence import Evidence, Passage, Sentence
+from service.rag.evidence import Evidence, Passage, Quote, Sentence
 from service.rag.intent import asks_what_was_said, asks_who_is, asks_who_said, is_digest
 from service.rag.params import Params
+from service.rag.summary import summarise
 from service.rag.text import STOP, Tokenizer, words
 
 # What kind of answer a question asks for, and how to recognise a sentence that holds one.
@@ -133,18 +134,6 @@ def counts_what_is_asked(sentence: str, question: str) -> bool:
 
 
 @dataclass
-class Quote:
-    n: int  # citation number (1-based rank of the passage)
-    text: str
-    start: int  # span in the source file
-    end: int
-    score: float
-    base: float = 0.0  # the score without the passage's lead (how well the sentence itself answers)
-    speaker: str = ""
-    overlap: float = 0.0  # the IDF-weighted share of the question's words the sentence uses
-
-
-@dataclass
 class Answer:
     text: str
     abstained: bool
@@ -233,7 +222,7 @@ class ExtractiveAnswerer:
             base = sum(w.get(k, 0.0) * f[k] for k in ("similarity", "lexical", "opening"))
             score = base + w.get("lead", 0.0) * f["lead"]
             quotes.append(Quote(passage.n, s.text, s.start, s.end, score, base, s.speaker or passage.speaker,
-                                f["lexical"]))
+                                f["lexical"], s.index))
         return quotes
 
     @staticmethod
@@ -337,15 +326,16 @@ class ExtractiveAnswerer:
 
     def digest(self, evidence: Evidence, quotes: list[Quote]) -> Answer:
         """The main points across the passages: the best sentence of each passage, where the
-        abstention model says it answers on its own, grouped by speaker (in the order they first
-        appear)."""
+        abstention model says it answers on its own, laid out as a summary (service/rag/summary.py:
+        by transcript, then speaker; a question with its answer; whole sentences; nothing twice)."""
         ranked = self.one_per_passage(sorted(quotes, key=lambda q: -q.base))
         odds = [self.odds(evidence, q) for q in ranked]
         chosen = [q for q, p in zip(ranked, odds) if not should_abstain(p, 0.5)]
         strength = max(odds, default=0.0)
         if not chosen:
             return Answer(ABSTAIN_TEXT, True, evidence=round(strength, 4))
-        return self.by_speaker(sorted(chosen, key=lambda q: q.n), strength)
+        text, cited = summarise(evidence, chosen, quotes)
+        return Answer(text, False, cited, round(strength, 4))
 
     def pinned(self, quotes: list[Quote], passages: int) -> Answer:
         """A follow-up that points at turns ("what did she say next?", "did anyone disagree?"):

@@ -23,7 +23,7 @@ from service.rag.abstain import ABSTAIN_PHRASE
 from service.rag.citations import check_answer
 from service.rag.errors import LLMError, LLMTimeout, LLMUnavailable
 from service.rag.passages import speakers_of
-from service.rag.prompts import answer_prompt, condense_prompt
+from service.rag.prompts import answer_prompt, condense_prompt, outline_prompt
 from service.rag.retrieve import Hit
 from service.settings import ServiceSettings
 
@@ -129,6 +129,7 @@ class LLMAnswerer:
         self.base_url = base_url
         self.timeout = timeout
         self.answer_prompt = answer_prompt()
+        self.outline_prompt = outline_prompt()
         self.condense_prompt = condense_prompt()
 
     def error(self, exc: BaseException) -> LLMError | None:
@@ -161,9 +162,13 @@ class LLMAnswerer:
         return self.clean_rewrite(str(reply.content), question)
 
     # --- answers
-    def prepare(self, question: str, hits: list[Hit]) -> Prepared:
+    def prepare(self, question: str, hits: list[Hit], outline: str = "") -> Prepared:
+        """The prompt for `question` from the passages; `outline`: a digest's points as the
+        built-in answerer lays them out (service/rag/summary.py), for the model to write from."""
         packed = pack_sources(hits, self.budget_tokens)
-        messages = self.answer_prompt.format_messages(sources="\n\n".join(packed.values()), question=question)
+        messages = self.answer_prompt.format_messages(
+            sources="\n\n".join(packed.values()), question=question,
+            outline="\n" + self.outline_prompt.format(outline=outline) if outline else "")
         return Prepared(messages, set(packed))
 
     async def astream(self, prepared: Prepared) -> AsyncIterator[str]:

@@ -56,13 +56,20 @@ def load_prompt(name: str, folder: Path = PROMPTS_DIR) -> PromptTemplate:
 
 
 def answer_prompt(folder: Path = PROMPTS_DIR) -> ChatPromptTemplate:
-    """System + user answer prompt; its remaining variables are `sources` and `question`."""
+    """System + user answer prompt; its remaining variables are `sources` and `question`, and
+    `outline` may be given too (a digest's points, written with `outline_prompt`; empty otherwise)."""
     system = load_prompt("answer_system", folder)
     user = load_prompt("answer_user", folder)
     prompt = ChatPromptTemplate.from_messages([("system", system.template), ("human", user.template)])
-    return prompt.partial(abstain_phrase=ABSTAIN_PHRASE)
+    return prompt.partial(abstain_phrase=ABSTAIN_PHRASE, outline="")
 
 
 def condense_prompt(folder: Path = PROMPTS_DIR) -> PromptTemplate:
     """Follow-up rewrite prompt; variables `history` and `question`."""
     return load_prompt("condense", folder)
+
+
+def outline_prompt(folder: Path = PROMPTS_DIR) -> PromptTemplate:
+    """A digest's points for the model to write the summary from (the answer prompt's `outline`);
+    variable `outline`."""
+    return load_prompt("digest_outline", folder)

@@ -39,25 +39,31 @@ def test_a_finished_answer_shows_its_top(open_page, corpus, size):
     shot(page, f"answer-{corpus.name}-{size}")
 
 
-def test_digests_are_listed_by_speaker(open_page, corpus):
+SPEAKER_LINE = r"([^\s:“”\"][^:\n“”\"]{0,79}):\s+“"
+
+
+def test_digests_are_laid_out_by_transcript_then_speaker(open_page, corpus):
     page = open_page(corpus.url)
     msg, body, _ = ask_and_capture(Page(page), corpus.digest)
     assert not body["abstained"], body["answer"]
-    lines = [line for line in body["answer"].split("\n") if line.strip()]
-    # a line is one speaker's quotes ("Name: “…” [1]"), or quotes with no speaker (the intro)
-    speakers = [m.group(1) for line in lines if (m := re.match(r"([^\s:“”\"][^:\n“”\"]{0,79}):\s+“", line))]
-    groups = msg.locator(".answer-text .by-speaker > li")
-    if len(lines) == 1:  # one speaker (the interview): a paragraph, not a list
-        expect(groups).to_have_count(0)
-        expect(msg.locator(".answer-text p")).to_have_count(1)
-        return
-    assert speakers and len(set(speakers)) == len(speakers), body["answer"]
-    assert all(line.startswith("“") for line in lines if not re.match(r"[^\s:“”\"][^:\n“”\"]{0,79}:\s+“", line))
-    expect(groups).to_have_count(len(lines))
-    expect(groups.locator(".by-speaker-name")).to_have_text(speakers)
-    for group, line in zip(groups.all(), lines, strict=True):
-        expect(group.locator(".by-speaker-quotes > li")).to_have_count(len(re.findall(r"“[^”]*”", line)))
-        expect(group.locator("button.cite")).to_have_count(len(re.findall(r"\[\d+\]", line)))
+    blocks = body["answer"].split("\n\n")
+    heads, groups = blocks[0::2], [b.split("\n") for b in blocks[1::2]]
+    assert heads and len(heads) == len(groups) and all(h.startswith("From **") for h in heads), body["answer"]
+    # each transcript's title, in bold, above its speakers' lines
+    expect(msg.locator(".answer-text > p > strong")).to_have_text([h[len("From **"):-len("**:")] for h in heads])
+    # a block of two or more lines is a list by speaker; one line is a paragraph
+    lists = msg.locator(".answer-text .by-speaker")
+    several = [lines for lines in groups if len(lines) > 1]
+    expect(lists).to_have_count(len(several))
+    for ul, lines in zip(lists.all(), several, strict=True):
+        speakers = [m.group(1) for line in lines if (m := re.match(SPEAKER_LINE, line))]
+        items = ul.locator(":scope > li")
+        expect(items).to_have_count(len(lines))
+        expect(items.locator(".by-speaker-name")).to_have_text(speakers)
+        for item, line in zip(items.all(), lines, strict=True):
+            expect(item.locator(".by-speaker-quotes > li")).to_have_count(len(re.findall(r"“[^”]*”", line)))
+            expect(item.locator("button.cite")).to_have_count(len(re.findall(r"\[\d+\]", line)))
+    expect(msg.locator(".answer-text button.cite")).to_have_count(len(re.findall(r"\[\d+\]", body["answer"])))
     shot(page, f"digest-{corpus.name}-desktop")
 
 
@@ -178,7 +184,7 @@ def test_words_fit_any_transcript_and_starters_are_whole_questions(open_page, co
     for q in starters:
         assert q[0].isupper() and q.endswith("?") and "—" not in q and not q.startswith(("And ", "So ")), q
     expect(page.get_by_role("heading", name="Ask the transcripts")).to_be_visible()
-    expect(page.get_by_role("heading", name="Questions asked in the transcripts")).to_be_visible()
+    expect(page.get_by_role("heading", name="Try asking about the folder’s topics")).to_be_visible()
     expect(page.get_by_label("Your question")).to_have_attribute("placeholder", "Ask about the transcripts…")
     # the page's own words never assume interviews or an interviewer
     Page(page).ask(corpus.question)

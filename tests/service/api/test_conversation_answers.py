@@ -5,9 +5,11 @@ The real app through its lifespan over a real Chroma index (tests/fixtures/heari
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from service.rag.abstain import NOTHING_NEW_TEXT
+from service.rag.abstain import NO_OTHER_TEXT, NOTHING_NEW_TEXT
 from tests.fixtures.hearing import HEARING_ID
 
 
@@ -34,14 +36,26 @@ def test_who_said_names_the_speakers_with_their_words(library_client):
     assert "deficit" in body["answer"]
 
 
-def test_a_summary_is_a_digest_grouped_by_speaker(library_client):
+def test_a_summary_is_organised_by_transcript_then_speaker(library_client):
     body = ask(library_client, "Summarize the discussion about the wage subsidy.")
     assert not body["abstained"]
-    lines = body["answer"].split("\n")
-    speakers = [line.split(":", 1)[0] for line in lines]
-    assert len(lines) >= 2 and len(set(speakers)) == len(speakers), lines  # one line a speaker
-    assert all("“" in line and "[" in line for line in lines)  # verbatim quotes with citations
-    assert "Bill Morneau" in speakers
+    blocks = body["answer"].split("\n\n")
+    heads, groups = blocks[0::2], blocks[1::2]
+    assert len(heads) == len(groups) >= 1, body["answer"]
+    titles = {s["n"]: s["title"] for s in body["sources"]}
+    quotes = []
+    for head, group in zip(heads, groups, strict=True):
+        title = re.fullmatch(r"From \*\*(.+)\*\*:", head).group(1)
+        for line in group.split("\n"):  # one speaker's points: "Name: “…” [n] “…” [m]"
+            said = re.fullmatch(r"([^:“”]+): ((?:“[^”]+” \[\d+\] ?)+)", line)
+            assert said, line
+            for quote, n in re.findall(r"“([^”]+)” \[(\d+)\]", said.group(2)):
+                assert titles[int(n)] == title  # a point sits under its own transcript
+                assert quote in " ".join(body["sources"][int(n) - 1]["text"].split())  # verbatim
+                assert quote[-1] in ".?!…", quote  # whole sentences
+                quotes.append(quote)
+    assert len(quotes) >= 2 and len(set(quotes)) == len(quotes)  # nothing twice
+    assert "Bill Morneau" in body["answer"]
 
 
 def test_a_pronoun_follow_up_is_the_speaker_of_the_conversation(library_client):
@@ -100,3 +114,32 @@ def test_questions_about_what_no_transcript_mentions_abstain(library_client, que
     body = ask(library_client, question)
     assert body["abstained"], body["answer"]
     assert body["citations"] == [] and body["sources"]  # the closest passages are still listed
+
+
+def test_regenerate_in_built_in_mode_gives_another_answer_until_there_is_none(library_client):
+    question = "What did Morneau say about the deficit?"
+    body = ask(library_client, question)
+    assert not body["abstained"] and body["alternatives"] is True
+    excluded: list[str] = []
+    answers = [body["answer"]]
+    for _ in range(15):  # each time not from the passages quoted so far
+        excluded += [s["id"] for s in body["sources"] if s["n"] in body["citations"]]
+        told = body["alternatives"]
+        body = ask(library_client, question, exclude=excluded)
+        assert not {s["id"] for s in body["sources"]} & set(excluded)
+        if body["abstained"]:
+            break
+        assert body["answer"] not in answers  # another answer, not the same one again
+        answers.append(body["answer"])
+    assert body["abstained"] and body["answer"] == NO_OTHER_TEXT and body["alternatives"] is None
+    assert len(answers) >= 2 and told is False  # the answer before said there was no other
+
+
+def test_exclude_is_checked_like_the_rest_of_the_request(library_client):
+    msgs = [{"role": "user", "content": "What did Morneau say about the deficit?"}]
+    r = library_client.post("/v1/chat", json={"messages": msgs, "exclude": ["x"] * 51})
+    assert r.status_code == 422 and "exclude" in r.text
+    r = library_client.post("/v1/chat", json={"messages": msgs, "exclude": "not-a-list"})
+    assert r.status_code == 422
+    r = library_client.post("/v1/chat", json={"messages": msgs, "exclude": ["no-such-passage"]})
+    assert r.status_code == 200 and not r.json()["abstained"]  # an id the index lacks excludes nothing

@@ -114,6 +114,16 @@ def test_answerer_streams_raw_text_and_uses_the_packed_numbers():
     assert check_answer(raw, prepared.given).text == "Oracle [1] and Cisco."
 
 
+def test_a_digest_is_written_from_the_outline_of_its_points():
+    answerer = LLMAnswerer(scripted("unused"), budget_tokens=300)
+    outline = "From **Hearing 4**:\n\nAnn Lee asked: “Why?” [1]\nBo Ek answered: “Because.” [1]"
+    user = answerer.prepare("Summarize the discussion about Oslo.", [hit(1, 100)], outline).messages[1].content
+    assert "<outline>\n" + outline + "\n</outline>" in user and "grouped by transcript" in user
+    assert user.index("</sources>") < user.index("<outline>") < user.index("Question: Summarize")
+    plain = answerer.prepare("Where?", [hit(1, 100)]).messages[1].content
+    assert "<outline>" not in plain and plain.endswith("</sources>\nQuestion: Where?")
+
+
 def test_answerer_abstains_without_asking_when_nothing_was_retrieved():
     model = scripted("should not be used")
     prepared = LLMAnswerer(model, 300).prepare("Where?", [])

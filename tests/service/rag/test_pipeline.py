@@ -228,7 +228,7 @@ def test_the_answerer_reads_no_store_and_runs_no_model():
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert imported == {"__future__", "re", "dataclasses", "service.rag.abstain", "service.rag.evidence",
-                        "service.rag.intent", "service.rag.params", "service.rag.text"}
+                        "service.rag.intent", "service.rag.params", "service.rag.summary", "service.rag.text"}
 
 
 def test_a_follow_up_that_finds_nothing_new_says_so_instead_of_repeating(retriever):

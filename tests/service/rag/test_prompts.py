@@ -9,7 +9,8 @@ from service.rag.prompts import PromptError, answer_prompt, condense_prompt, loa
 
 def test_shipped_prompts_declare_exactly_what_they_use():
     assert set(load_prompt("answer_system").input_variables) == {"abstain_phrase"}
-    assert set(load_prompt("answer_user").input_variables) == {"sources", "question"}
+    assert set(load_prompt("answer_user").input_variables) == {"sources", "question", "outline"}
+    assert set(load_prompt("digest_outline").input_variables) == {"outline"}
     assert set(load_prompt("condense").input_variables) == {"history", "question"}
 
 
