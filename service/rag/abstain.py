@@ -20,6 +20,11 @@ NOTHING_NEW_TEXT = (
     "The transcripts say nothing more on this than what I quoted before. "
     "The closest passages are listed below."
 )
+# Asked for another answer (`exclude`: the passages of the one given), the next passages hold none.
+NO_OTHER_TEXT = (
+    "The transcripts give no other answer to this question than the one before. "
+    "The next closest passages are listed below."
+)
 # The sentence the answer prompt asks for when the sources do not hold the answer; passed into the
 # prompt (service/rag/prompts.py) and detected here.
 ABSTAIN_PHRASE = "The sources do not contain the answer."

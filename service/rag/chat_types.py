@@ -82,6 +82,10 @@ class ChatRequest(BaseModel):
     filters: ChatFilters | None = Field(
         None, description="Answer only from some transcripts and/or speakers (422 naming any value that "
         "names nothing; `GET /v1/transcripts` lists the ids and speakers).")
+    exclude: list[Annotated[str, StringConstraints(max_length=500)]] = Field(
+        default_factory=list, max_length=50,
+        description="Passage ids (`sources[].id`) not to answer from: another answer than one given "
+        "(the page's Regenerate in built-in mode sends the ids of the passages the last answer quoted).")
 
     @field_validator("messages")
     @classmethod
@@ -147,3 +151,7 @@ class ChatResponse(BaseModel):
     standalone_question: str | None = Field(None, description="The question as searched (follow-ups).")
     timings: Timings = Field(default_factory=Timings)
     index_generation: int | None = Field(None, description="Index generation the passages came from.")
+    alternatives: bool | None = Field(
+        None, description="Built-in answers: whether the next passages hold another answer (ask again with "
+        "the ids of the sources it quotes in `exclude`); null where it is not known (an LLM's answer, an "
+        "answer about the folder as a whole, an abstention).")

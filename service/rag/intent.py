@@ -61,6 +61,20 @@ _WHICH_TRANSCRIPT = re.compile(
     rf"(?:{'|'.join(KINDS)})s?\b",
     re.IGNORECASE,
 )
+# What people call the people of a transcript ("Which witness talked about …?"), and the verbs that
+# ask who covered a topic (not who made one claim: "Who suggested a yellow case?" asks for the
+# sentence; "Who talked about the case?" for the speakers, ranked by how much each said on it).
+PEOPLE = ("speaker", "member", "witness", "people", "person", "participant", "minister", "panellist",
+          "panelist", "guest", "interviewee", "official", "one")  # fmt: skip
+# ("Who raised the deficit?", "Who mentioned …?" ask who brought it up: the sentence that does.)
+_COVERED = ("talk(?:ed|s)? (?:about|of|on)", "sp(?:oke|eaks?) (?:about|of|on|to)", "discuss(?:ed|es)?",
+            "address(?:ed|es)?", "cover(?:ed|s)?", "touch(?:ed|es)? on", "comment(?:ed|s)? on",
+            "gave evidence (?:about|on)")
+_WHO_TALKED = re.compile(
+    rf"^\s*(?:who|which\s+(?:of\s+the\s+)?(?:{'|'.join(PEOPLE)})(?:s|es)?)\b(?:\s+(?:has|have|had|did|else))?"
+    rf"\s+(?:{'|'.join(_COVERED)})\b",
+    re.IGNORECASE,
+)
 DIGEST_PASSAGES = 6  # a digest quotes up to this many passages, one sentence each
 
 
@@ -77,6 +91,12 @@ def asks_who_said(question: str) -> bool:
 def asks_which_transcript(question: str) -> bool:
     """The question asks which transcripts (hearings, meetings, interviews …) talk about a topic."""
     return bool(_WHICH_TRANSCRIPT.search(question))
+
+
+def asks_who_talked_about(question: str) -> bool:
+    """The question asks which people talk about a topic ("Who talked about …?", "Which witnesses
+    raised …?"): the answer is speakers, ranked by how much each says on it."""
+    return bool(_WHO_TALKED.search(question))
 
 
 def asks_what_was_said(question: str) -> bool:

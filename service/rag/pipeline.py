@@ -30,24 +30,25 @@ from anyio import to_thread
 
 from ingest import store as ix
 from ingest.embed import load_embedder
-from service.rag import followup, topics
-from service.rag.abstain import NOTHING_NEW_TEXT
-from service.rag.chat_types import ChatFilters, ChatRequest, ChatResponse, Source, TopicRequest
+from service.rag import followup, starters, topics
+from service.rag.abstain import NO_OTHER_TEXT, NOTHING_NEW_TEXT
+from service.rag.chat_types import ChatFilters, ChatRequest, ChatResponse, Message, Source, TopicRequest
 from service.rag.errors import LLMError
 from service.rag.evidence import EvidenceBuilder
 from service.rag.extractive import Answer, ExtractiveAnswerer, Quote
 from service.rag.filters import SafeAnswer
-from service.rag.intent import asks_which_transcript
+from service.rag.intent import asks_which_transcript, asks_who_talked_about, is_digest
 from service.rag.library_types import TopicResult
 from service.rag.links import clean_answer
 from service.rag.llm import LLMAnswerer, Prepared
 from service.rag.params import Params
+from service.rag.per_snapshot import PerSnapshot
 from service.rag.rerank import Reranker, TopK
 from service.rag.response import Clock, build_response, to_sources
 from service.rag.retrieve import Hit, Retrieval, Retriever, Snapshot
 from service.rag.scope import Scope, resolve_scope
 from service.rag.stages import observe_stage
-from service.rag.topics import POOL, Said, TopicMap, map_topic, transcripts_answer
+from service.rag.topics import POOL, Said, TopicMap, map_topic, speakers_answer, transcripts_answer
 from service.settings import ServiceSettings
 
 
@@ -87,6 +88,17 @@ def earlier_turns(request: ChatRequest) -> list[tuple[str, str]]:
     return [(m.role, m.content) for m in request.messages[:-1] if m.role != "system" and m.content.strip()]
 
 
+def folder_answer(question: str):
+    """How a question about the folder as a whole is answered (service/rag/topics.py): the
+    transcripts that talk about a topic ("Which hearing discussed …?"), or the speakers ("Who
+    talked about …?"); None for any other question."""
+    if asks_which_transcript(question):
+        return transcripts_answer
+    if asks_who_talked_about(question):
+        return speakers_answer
+    return None
+
+
 class ChatPipeline:
     """Retrieve, rerank, then quote (extractive) or generate (`llm` set; follow-ups condensed)."""
 
@@ -106,6 +118,7 @@ class ChatPipeline:
         self.cancelled = 0  # LLM generations stopped because the client went away
         self._loop: asyncio.AbstractEventLoop | None = None  # `run`'s event loop (see there)
         self._loop_lock = threading.Lock()
+        self._starters = PerSnapshot(lambda snapshot: starters.build(snapshot, self.answers))
 
     # --- the index and the request's part of it
     def live_snapshot(self) -> Snapshot:
@@ -136,6 +149,9 @@ class ChatPipeline:
             candidates = followup.arrange(candidates, follow)
         else:
             candidates = self.retriever.retrieve(request.question, [], scope=scope)
+        if request.exclude:  # another answer than one given: not from its passages
+            gone = set(request.exclude)
+            candidates = replace(candidates, hits=[h for h in candidates.hits if h.id not in gone])
         return self.reranker.rerank(candidates, request.top_k or self.default_k)
 
     def use(self, params: Params) -> None:
@@ -151,25 +167,42 @@ class ChatPipeline:
         scope = self.scope(request)
         return self.answerer.evidence_features(self.evidence.build(self._retrieve(request, None, scope)))
 
+    def answers(self, question: str) -> bool:
+        """The built-in answerer answers `question`, asked alone over the whole folder."""
+        request = ChatRequest(messages=[Message(role="user", content=question)])
+        return not self._answer(self._retrieve(request, None, None)).abstained
+
+    def starters(self, n: int) -> list[str]:
+        """Up to `n` first questions about the folder's topics, each answered (service/rag/starters.py)."""
+        return self._starters.get(self.live_snapshot())[:n]
+
     def _answer(self, retrieval: Retrieval) -> Answer:
         """The built-in answerer on the evidence of the passages (quotes, or an abstention)."""
         return self.answerer.answer(self.evidence.build(retrieval))
 
     def _quote(self, retrieval: Retrieval, transcripts: bool = True) -> tuple[Retrieval, Answer]:
-        """The built-in answer to give (`_answer`), with its sources. A question that asks which
-        transcripts talk about something, and that the passages answer, is answered with the
-        transcripts (service/rag/topics.py): their best turns are the sources (not when the
-        sources were sent already: `transcripts` False)."""
+        """The built-in answer to give (`_answer`), with its sources. A question about the folder
+        as a whole (`folder_answer`: which transcripts, or which speakers, talk about something)
+        that the passages answer is answered with those transcripts or speakers: their quoted
+        turns are the sources (not when the sources were sent already: `transcripts` False)."""
         answer = self._answer(retrieval)
-        if not transcripts or answer.abstained or retrieval.pinned or not asks_which_transcript(retrieval.question):
+        listing = folder_answer(retrieval.question)
+        if not transcripts or answer.abstained or retrieval.pinned or listing is None:
             return retrieval, answer
         topic_map = self._topic_map(retrieval.question, retrieval.scope)
-        if not topic_map.transcripts:
+        hits, text, said = listing(topic_map)
+        if not hits:
             return retrieval, answer
-        hits, text, said = transcripts_answer(topic_map)
         quotes = [Quote(n, q.text, q.start, q.end, q.similarity, speaker=q.hit.meta.get(ix.K_SPEAKER, ""))
                   for n, q in enumerate(said, 1)]
         return replace(retrieval, hits=hits), Answer(text, False, quotes, answer.evidence)
+
+    def _another(self, retrieval: Retrieval, answer: Answer) -> bool:
+        """The passages after the ones `answer` quotes hold another answer (what Regenerate would
+        give, asked with their ids in `exclude`)."""
+        quoted = {retrieval.hits[n - 1].id for n in answer.citations if 0 < n <= len(retrieval.hits)}
+        rest = [h for h in retrieval.hits if h.id not in quoted]
+        return bool(rest) and not self._answer(replace(retrieval, hits=rest)).abstained
 
     def _topic_map(self, topic: str, scope: Scope | None) -> TopicMap:
         turns = self.retriever.retrieve(topic, k=POOL, scope=scope, single_turns=True)
@@ -222,8 +255,8 @@ class ChatPipeline:
         if scope is None and request.filters is not None:
             scope = await to_thread.run_sync(self.scope, request)
         clock = Clock()
-        # which transcripts talk about something: answered from the folder's structure, not written
-        generate = self.llm is not None and not asks_which_transcript(request.question)
+        # which transcripts or speakers talk about something: answered from the folder's structure
+        generate = self.llm is not None and folder_answer(request.question) is None
         standalone = None
         if generate:
             try:
@@ -253,7 +286,9 @@ class ChatPipeline:
             async for event in self._words(response, retrieval, clock):
                 yield event
             return
-        prepared = self.llm.prepare(retrieval.question, retrieval.hits)
+        # a digest: the model writes from the points the built-in answerer laid out (by transcript, then speaker)
+        outline = check.text if check is not None and is_digest(retrieval.question) else ""
+        prepared = self.llm.prepare(retrieval.question, retrieval.hits, outline)
         safe = SafeAnswer(prepared.given, self.link_hosts)
         try:
             async with aclosing(self._generate(prepared, safe, clock)) as pieces:
@@ -277,6 +312,11 @@ class ChatPipeline:
         earlier = [text for role, text in earlier_turns(request) if role == "assistant"]
         if not answer.abstained and followup.repeats([q.text for q in answer.quotes], earlier):
             answer = Answer(NOTHING_NEW_TEXT, True, evidence=answer.evidence)
+        elif answer.abstained and request.exclude:
+            answer = Answer(NO_OTHER_TEXT, True, evidence=answer.evidence)
+        alternatives = None
+        if not answer.abstained and folder_answer(retrieval.question) is None and not retrieval.pinned:
+            alternatives = await to_thread.run_sync(self._another, retrieval, answer)
         clock.token()  # the whole answer is ready at once (it is sent word by word right away)
         observe_stage("answer", clock.generation_seconds())
         answer = replace(answer, text=clean_answer(answer.text, self.link_hosts))
@@ -284,6 +324,7 @@ class ChatPipeline:
         standalone = search if search != request.question else None
         response = build_response(retrieval, answer, "extractive", standalone, answer.evidence,
                                   clock.timings(retrieval))
+        response.alternatives = alternatives
         if not sources_sent:
             yield SourcesEvent(response.sources, response.standalone_question)
         async for event in self._words(response, retrieval, clock):

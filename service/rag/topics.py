@@ -119,8 +119,8 @@ def whole(hit: Hit) -> Said:
     return Said(hit.text, int(hit.meta.get(ix.K_START, 0)), int(hit.meta.get(ix.K_END, 0)), hit, hit.dense)
 
 
-# --- "Which hearing discussed …?": the answer, at the level of transcripts ----------------------
-LISTED = 5  # transcripts an answer names (the rest are counted)
+# --- "Which hearing discussed …?", "Who talked about …?": answers at the level of groups --------
+LISTED = 5  # transcripts (or speakers) an answer names (the rest are counted)
 
 
 def _who(group: Group, cells: list[Group]) -> list[str]:
@@ -128,29 +128,56 @@ def _who(group: Group, cells: list[Group]) -> list[str]:
     return [c.speaker for c in cells if c.transcript == group.transcript and c.speaker][:2]
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _title(hit: Hit) -> str:
+    return hit.meta.get(ix.K_TITLE) or hit.meta.get(ix.K_TRANSCRIPT, "")
+
+
+def _listing(groups: list[Group], listed: int, what: str, line) -> tuple[list[Hit], str, list[Said]]:
+    """The first `listed` groups, one numbered line each (`line(group)`, then the group's best
+    quote, cited), the rest counted. Citation n is hits[n-1]: each group's quoted turn."""
+    shown, rest = groups[:listed], groups[listed:]
+    lines = [f"{n}. {line(g)} “{g.quote.text}” [{n}]" for n, g in enumerate(shown, 1)]
+    head = (f"One {what} talks about this:" if len(groups) == 1
+            else f"These {what}s talk about this, the most first:")
+    tail = (f"\n\n{_plural(len(rest), 'more ' + what)} touch on it "
+            f"({_plural(sum(len(g.turns) for g in rest), 'turn')}).") if rest else ""
+    return [g.quote.hit for g in shown], head + "\n\n" + "\n".join(lines) + tail, [g.quote for g in shown]
+
+
 def transcripts_answer(topic_map: TopicMap, listed: int = LISTED) -> tuple[list[Hit], str, list[Said]]:
     """The transcripts that talk about the topic, the most first: each with its title, how many of
     its turns are about it, who says most of it, and its best quote. Returns the hits cited (each
-    transcript's best turn, in the order named: citation n is hits[n-1]), the answer's text with
+    transcript's quoted turn, in the order named: citation n is hits[n-1]), the answer's text with
     [n] citations, and the quotes."""
-    groups = topic_map.transcripts[:listed]
-    hits, quotes, lines = [], [], []
-    for n, g in enumerate(groups, 1):
-        q = g.quote
-        title = g.best.meta.get(ix.K_TITLE) or g.transcript
+
+    def line(g: Group) -> str:
+        title = _title(g.best)
         name = f"**{title}**" + (f" ({g.transcript})" if title != g.transcript else "")
-        turns = len(g.turns)
         who = _who(g, topic_map.cells)
         said = f", mostly {' and '.join(who)}" if len(who) > 1 else f", by {who[0]}" if who else ""
-        hits.append(q.hit)
-        quotes.append(q)
-        lines.append(f"{n}. {name}: {turns} turn{'s' if turns != 1 else ''} on it{said}. “{q.text}” [{n}]")
-    rest = topic_map.transcripts[listed:]
-    head = ("One transcript talks about this:" if len(topic_map.transcripts) == 1
-            else "These transcripts talk about this, the most first:")
-    tail = (f"\n\n{len(rest)} more transcript{'s' if len(rest) != 1 else ''} touch on it "
-            f"({sum(len(g.turns) for g in rest)} turns).") if rest else ""
-    return hits, head + "\n\n" + "\n".join(lines) + tail, quotes
+        return f"{name}: {_plural(len(g.turns), 'turn')} on it{said}."
+
+    return _listing(topic_map.transcripts, listed, "transcript", line)
+
+
+def speakers_answer(topic_map: TopicMap, listed: int = LISTED) -> tuple[list[Hit], str, list[Said]]:
+    """The speakers who talk about the topic, the most first: each with their role (where the
+    transcripts give it), how many of their turns are about it and in how many transcripts, and
+    their best quote, with the transcript it is from. Returns what `transcripts_answer` does."""
+
+    def line(g: Group) -> str:
+        role = g.best.meta.get(ix.K_ROLE) or ""
+        name = f"**{g.speaker}**" + (f" ({role})" if role and role.casefold() != g.speaker.casefold() else "")
+        if g.transcript_count == 1:
+            return f"{name}: {_plural(len(g.turns), 'turn')} on it, in {_title(g.best)}."
+        return (f"{name}: {_plural(len(g.turns), 'turn')} on it in {_plural(g.transcript_count, 'transcript')};"
+                f" in {_title(g.quote.hit)}:")
+
+    return _listing([g for g in topic_map.speakers if g.speaker], listed, "speaker", line)
 
 
 # --- POST /v1/topics: the map as the API gives it --------------------------------------------

@@ -9,6 +9,7 @@ from service.rag.intent import (
     asks_which_transcript,
     asks_who_is,
     asks_who_said,
+    asks_who_talked_about,
     is_digest,
     who_is,
 )
@@ -78,3 +79,29 @@ def test_which_transcripts_talk_about_something(question):
 ])
 def test_questions_that_do_not_ask_which_transcript(question):
     assert not asks_which_transcript(question)
+
+
+@pytest.mark.parametrize("question", [
+    "Which witness talked about the World Cup final?",  # committee hearings (qmsum-train qu02)
+    "Which members have discussed fraud?",
+    "Who talked about the remote control's buttons?",  # product-design meetings
+    "Which participants discussed the speech recogniser?",  # research meetings
+    "Who else spoke about Europe?",  # an interview series
+    "who spoke on the budget",
+])
+def test_who_talked_about_a_topic(question):
+    assert asks_who_talked_about(question)
+
+
+@pytest.mark.parametrize("question", [
+    "Who suggested a yellow case?",  # one claim: the sentence that makes it answers
+    "Who raised the deficit?",  # who brought it up: the sentence that does
+    "Which members mentioned fraud?",
+    "Who is Xuan Jin?",
+    "Who would be eligible to receive the art funding?",
+    "Who did Marketing think the remote control should target and why?",
+    "Which hearing discussed school exclusions?",  # transcripts, not people
+    "What did the witness talk about?",
+])
+def test_questions_that_do_not_ask_who_talked_about_a_topic(question):
+    assert not asks_who_talked_about(question)

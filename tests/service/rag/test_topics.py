@@ -8,7 +8,7 @@ import numpy as np
 from ingest import store as ix
 from service.rag.retrieve import Hit, Retrieval
 from service.rag.text import natural
-from service.rag.topics import about, group, map_topic, transcripts_answer
+from service.rag.topics import about, group, map_topic, speakers_answer, transcripts_answer
 
 
 def hit(transcript: str, turn: int, speaker: str, score: float, text: str = "") -> Hit:
@@ -51,6 +51,22 @@ def test_the_answer_names_each_transcript_with_its_count_speakers_and_best_quote
                             "Lynne Neagle.") and first.endswith("[1]")
     assert second.startswith("2. **Hearing education_23** (education_23): 1 turn on it, by Kirsty Williams.")
     assert [q.text for q in quotes] == ["Sarah Stone on turn 3.", "Kirsty Williams on turn 2."]
+
+
+def test_the_speakers_answer_ranks_people_by_weight_with_their_role_transcripts_and_quote():
+    hits = [hit("education_4", 3, "Sarah Stone", 10.0), hit("education_23", 2, "Sarah Stone", 9.5),
+            hit("education_4", 7, "Lynne Neagle", 9.0), hit("education_4", 8, "", 8.5)]
+    hits[2].meta[ix.K_ROLE] = "Chair"
+    topic_map = map_topic(retrieval(hits), 4.0, lambda r, hs: {})
+    cited, text, quotes = speakers_answer(topic_map)
+    assert [h.meta[ix.K_SPEAKER] for h in cited] == ["Sarah Stone", "Lynne Neagle"]  # the unnamed speaker is not listed
+    head, body = text.split("\n\n")
+    assert head == "These speakers talk about this, the most first:"
+    first, second = body.split("\n")
+    assert first == ("1. **Sarah Stone**: 2 turns on it in 2 transcripts; in Hearing education_4: "
+                     "“Sarah Stone on turn 3.” [1]")
+    assert second == "2. **Lynne Neagle** (Chair): 1 turn on it, in Hearing education_4. “Lynne Neagle on turn 7.” [2]"
+    assert [q.hit for q in quotes] == cited
 
 
 def test_natural_order_puts_covid_2_before_covid_10():
