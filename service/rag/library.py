@@ -32,6 +32,7 @@ from service.rag.library_types import (
     TranscriptTurn,
 )
 from service.rag.per_snapshot import PerSnapshot
+from service.rag.terms import folder_terms
 from service.rag.text import natural
 
 Record = tuple[str, dict]  # a chunk's (text, metadata)
@@ -132,7 +133,7 @@ def fold(text: str) -> str:
     return plain(text).casefold()
 
 
-def _summary(tid: str, records: list[Record], intro: str) -> TranscriptSummary:
+def _summary(tid: str, records: list[Record], intro: str, topics: list[str]) -> TranscriptSummary:
     first = records[0][1]
     turns: dict[str, set[int]] = defaultdict(set)
     roles: dict[str, Counter] = defaultdict(Counter)
@@ -153,6 +154,7 @@ def _summary(tid: str, records: list[Record], intro: str) -> TranscriptSummary:
     ingested = max(
         (m[ix.K_INGESTED] for _, m in records if m.get(ix.K_INGESTED) is not None), default=None
     )
+    timed = [s for _, m in records if (s := _seconds(m.get(ix.K_TIMESTAMP) or "")) is not None]
     return TranscriptSummary(
         id=tid,
         title=first.get(ix.K_TITLE) or tid,
@@ -164,6 +166,8 @@ def _summary(tid: str, records: list[Record], intro: str) -> TranscriptSummary:
         ingested_at=_iso(ingested) if ingested is not None else None,
         source=_file_name(first.get(ix.K_SOURCE, "")),
         media_url=find_media_url(intro),
+        topics=topics,
+        duration_seconds=max(timed) if timed else None,
     )
 
 
@@ -197,9 +201,9 @@ def _turns(records: list[Record]) -> list[tuple[int, list[Record]]]:
     return list(pieces.items())
 
 
-def _entry(tid: str, records: list[Record]) -> Entry:
+def _entry(tid: str, records: list[Record], topics: list[str]) -> Entry:
     intro = _intro(records)
-    summary = _summary(tid, records, intro)
+    summary = _summary(tid, records, intro, topics)
     about = fold(" ".join(filter(None, (summary.title, tid, summary.source))))
     names = [fold(s.name) for s in summary.speakers]
     return Entry(summary, about, names, intro, _turns(records))
@@ -216,14 +220,19 @@ def _build(snapshot) -> Library:
     records: dict[str, list[Record]] = defaultdict(list)
     for text, meta in snapshot.docs.values():
         records[meta.get(ix.K_TRANSCRIPT, "")].append((text, meta))
-    entries = {tid: _entry(tid, sorted(records[tid], key=_place)) for tid in sorted(records, key=natural)}
+    topics = folder_terms(snapshot).terms
+    entries = {tid: _entry(tid, sorted(records[tid], key=_place), topics.get(tid, []))
+               for tid in sorted(records, key=natural)}
     summaries = [e.summary for e in entries.values()]
+    timed = [t.duration_seconds for t in summaries if t.duration_seconds is not None]
     listing = TranscriptList(
         transcripts=summaries,
         index_generation=snapshot.generation,
         total=len(summaries),
         transcript_count=len(summaries),
         speaker_count=len({s.name for t in summaries for s in t.speakers}),
+        turn_count=sum(t.turns for t in summaries),
+        timed_hours=round(sum(timed) / 3600, 2) if timed else None,
     )
     return Library(snapshot.generation, entries, listing)
 

@@ -37,6 +37,10 @@ class TranscriptSummary(BaseModel):
     source: str | None = Field(None, description="The source file's name (never a path on the server).")
     media_url: str | None = Field(None, description="The recording the transcript's intro names (a `Video:` or "
                                   "`Audio:` line, or an address of a media file), if any.")
+    topics: list[str] = Field(default_factory=list, description="What it is about: its most distinctive terms "
+                              "among the folder's transcripts, the most first (TF-IDF; service/rag/terms.py).")
+    duration_seconds: int | None = Field(None, description="When its last timed turn starts, for transcripts with "
+                                         "timestamps (subtitle formats); null otherwise.")
 
 
 class TranscriptList(BaseModel):
@@ -49,6 +53,9 @@ class TranscriptList(BaseModel):
     limit: int | None = Field(None, description="The most transcripts one page lists.")
     transcript_count: int = Field(0, description="Transcripts in the index.")
     speaker_count: int = Field(0, description="Distinct speakers in the index.")
+    turn_count: int = Field(0, description="Turns in all the transcripts.")
+    timed_hours: float | None = Field(None, description="Hours of recording the timed transcripts span (the sum of "
+                                      "their `duration_seconds`); null when none has timestamps.")
 
 
 class TranscriptTurn(BaseModel):

@@ -13,7 +13,6 @@ from service.api.deps import PipelineDep, SettingsDep
 from service.api.schemas import Health
 from service.ops import metrics
 from service.ops import store_health as store
-from service.rag.starters import starter_questions
 
 router = APIRouter(tags=["status"])
 
@@ -47,9 +46,9 @@ def health(pipeline: PipelineDep, settings: SettingsDep) -> Health:
 
 @router.get("/v1/starters")
 def starters(pipeline: PipelineDep, n: int = 4) -> dict:
-    """Suggested first questions: questions asked in the transcripts that read whole and on their
-    own (service/rag/starters.py), spread across the transcripts."""
-    return {"questions": starter_questions(pipeline.live_snapshot(), max(1, min(n, 12)))}
+    """Suggested first questions about the folder's topics, each of another kind and each one the
+    service answers (service/rag/starters.py), spread across the transcripts."""
+    return {"questions": pipeline.starters(max(1, min(n, 12)))}
 
 
 @router.get(

@@ -111,5 +111,9 @@ def test_ui_modules_are_revalidated_on_every_load(client):
 def test_starters_come_from_the_index(client):
     questions = client.get("/v1/starters?n=3").json()["questions"]
     assert len(questions) == 3
-    texts = " ".join(s["question"] for s in ask(client, questions[0], top_k=20).json()["sources"])
-    assert questions[0] in texts
+    listed = client.get("/v1/transcripts").json()["transcripts"][0]
+    text = " ".join(t["text"] for t in client.get(f"/v1/transcripts/{listed['id']}").json()["turns"])
+    for q in questions:  # each about one of the transcript's topics, in its words, and answered
+        term = next(t for t in listed["topics"] if q.rstrip("?.").endswith(f"about {t}"))
+        assert term in text
+        assert not ask(client, q, top_k=5).json()["abstained"], q

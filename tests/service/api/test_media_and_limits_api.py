@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from service.rag.starters import is_whole_question
+from service.rag.starters import FORMS
 from tests.fixtures.town_hall import (
     MEDIA_URL,
     TOWN_HALL,
@@ -79,10 +79,14 @@ def test_health_tells_the_limits_the_chat_page_checks(client, settings):
     assert r.status_code == 422 and "the limit is 1,234" in r.json()["detail"]
 
 
-def test_starters_are_whole_questions_from_each_kind_of_transcript(library_client):
+def test_starters_ask_about_the_folders_topics_and_are_answered(library_client):
     questions = library_client.get("/v1/starters?n=12").json()["questions"]
-    assert questions and all(is_whole_question(q) for q in questions), questions
-    assert len(set(questions)) == len(questions)
-    assert "What’s in the pipeline for Alibaba Cloud?" in questions  # an interviewer's question
-    # a question in the middle of a hearing's turn is not offered on its own
-    assert not any("cheques" in q for q in questions)
+    assert len(questions) == len(FORMS) and len(set(questions)) == len(questions), questions
+    assert questions[0].startswith("Which transcripts talk about ")  # the interview and the hearing
+    listing = library_client.get("/v1/transcripts").json()["transcripts"]
+    topics = {t["id"]: t["topics"] for t in listing}
+    about = {tid for q in questions for tid, ts in topics.items() if any(q.endswith((f"about {t}?", f"about {t}.")) for t in ts)}
+    assert len(about) == 2, (questions, topics)  # together they cover both transcripts
+    for q in questions:  # none is left unanswered
+        body = library_client.post("/v1/chat", json={"messages": [{"role": "user", "content": q}]}).json()
+        assert not body["abstained"], (q, body["answer"])
