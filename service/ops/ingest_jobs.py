@@ -6,6 +6,7 @@ import errno
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 import traceback
@@ -279,6 +280,47 @@ def store_uploads(settings: ServiceSettings, files: list[tuple[str, bytes]], rep
             tmp.unlink(missing_ok=True)
         _remove_if_empty(staging)  # kept while it holds the replaced files
     return upload
+
+
+def preview_uploads(settings: ServiceSettings, files: list[tuple[str, bytes]], replace: bool = False) -> list[dict]:
+    """What uploading `files` would do to each, before anything is written (the page shows it):
+    `new`; `updated` (with `replace`: naming the files it replaces); `exists` (without `replace`:
+    the upload would be refused with 409, as the folder holds a file of that transcript, named in
+    `replaces`); `unchanged` (the folder holds the same bytes: nothing to upload); or `refused`
+    with the reason and `code`, the status the upload would get. A file that would be stored says
+    its title and how many turns and speakers it parses into. Each file is judged on its own (the
+    upload itself is all or nothing: one refused file stores none)."""
+    folder = settings.transcripts_dir
+    out: list[dict] = []
+    ids: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="preview-") as tmp:
+        for raw_name, data in files:
+            shown = _shown(Path(raw_name or "").name or raw_name or "")
+            try:
+                [name] = check_upload(settings, [(raw_name, data)])
+                stem = Path(name).stem
+                if stem in ids:
+                    raise UploadRejected(422, f"'{_shown(ids[stem])}' and '{_shown(name)}' would both be the "
+                                              f"transcript '{_shown(stem)}'; send one of them")
+                ids[stem] = name
+                own = folder / name
+                if own.is_file() and own.read_bytes() == data:
+                    out.append({"file": name, "status": "unchanged", "replaces": [name]})
+                    continue
+                old = _replaced(folder, name, True) if folder.is_dir() else []
+                path = Path(tmp) / f"{uuid.uuid4().hex}{Path(name).suffix.lower()}"
+                path.write_bytes(data)
+                try:
+                    transcript = parse_file(path, stem)
+                except TranscriptError as exc:
+                    raise UploadRejected(422, f"'{_shown(name)}' cannot be read as a transcript: {exc}") from None
+                status = "new" if not old else "updated" if replace else "exists"
+                out.append({"file": name, "status": status, "replaces": [p.name for p in old],
+                            "title": transcript.title, "turns": len(transcript.turns),
+                            "speakers": len({t.speaker for t in transcript.turns if t.speaker})})
+            except UploadRejected as exc:
+                out.append({"file": shown, "status": "refused", "code": exc.status, "reason": str(exc)})
+    return out
 
 
 def describe_upload(files: list[dict], skipped: list[dict]) -> list[dict]:

@@ -20,6 +20,7 @@ from service.ops.ingest_jobs import (
     IngestManager,
     UploadRejected,
     describe_upload,
+    preview_uploads,
     store_uploads,
 )
 
@@ -104,15 +105,21 @@ async def ingest(manager: IngestDep, caller: CallerDep, rebuild: bool = False) -
 
 @router.post("/v1/transcripts")
 async def upload(files: list[UploadFile], manager: IngestDep, caller: CallerDep, settings: SettingsDep,
-                 replace: bool = False) -> dict:
+                 replace: bool = False, preview: bool = False) -> dict:
     """Upload transcript files (multipart field `files`), store them in the folder, then sync.
 
     All or nothing: one bad file (name, format, size, content) stores none. The reply says what
     happened to each file (`files`: stored, replaced, or skipped with the reason). A file whose name,
     or whose transcript id (its name without the extension), is already in the folder is a 409
     naming that file unless `?replace=true`, which replaces it.
+
+    With `?preview=true` nothing is written: `files` says what the upload would do to each file
+    (new; updated, with `replace`; exists, without it; unchanged; or refused with the reason and
+    `code`, the status it would get).
     """
     payload = [(f.filename or "", await f.read(settings.max_upload_bytes + 1)) for f in files]
+    if preview:
+        return {"preview": True, "files": await run_in_threadpool(preview_uploads, settings, payload, replace)}
 
     def store():  # runs under the ingest claim: an upload refused with 409 stores nothing
         return store_uploads(settings, payload, replace)

@@ -212,6 +212,42 @@ def test_bad_uploads_are_rejected_and_nothing_is_stored(keyed, name, data, statu
     assert sorted(p.name for p in s.transcripts_dir.iterdir()) == before
 
 
+def test_a_preview_says_what_an_upload_would_do_to_each_file_and_writes_nothing(keyed):
+    api, s = keyed
+    key = {"X-API-Key": "s3cret-key-0123456789"}
+    sample = next(s.transcripts_dir.glob("*.txt"))
+    files = [("files", ("hopper.txt", SMALL, "text/plain")),
+             ("files", (sample.name, sample.read_bytes(), "text/plain")),  # the same bytes
+             ("files", ("slides.pdf", b"%PDF-1.4", "application/pdf")),
+             ("files", ("big.txt", b"x" * 50_001, "text/plain")),
+             ("files", ("prose.txt", b"Title\n\nJust prose. No questions.\n\nMore prose.", "text/plain"))]
+    assert api.post("/v1/transcripts?preview=true", files=files).status_code == 401  # the upload's key
+    before = sorted(p.name for p in s.transcripts_dir.iterdir())
+    r = api.post("/v1/transcripts?preview=true", files=files, headers=key)
+    assert r.status_code == 200, r.text
+    got = {f["file"]: f for f in r.json()["files"]}
+    assert [f["file"] for f in r.json()["files"]] == ["hopper.txt", sample.name, "slides.pdf", "big.txt", "prose.txt"]
+    assert got["hopper.txt"] == {"file": "hopper.txt", "status": "new", "replaces": [], "title": "Small talk",
+                                 "turns": 1, "speakers": 1}
+    assert got[sample.name]["status"] == "unchanged"
+    assert (got["slides.pdf"]["status"], got["slides.pdf"]["code"]) == ("refused", 415)
+    assert "unsupported format '.pdf'" in got["slides.pdf"]["reason"]
+    assert (got["big.txt"]["code"], got["prose.txt"]["code"]) == (413, 422)
+    assert "no interviewer questions" in got["prose.txt"]["reason"]
+    assert sorted(p.name for p in s.transcripts_dir.iterdir()) == before  # nothing written
+    # another file of a transcript already there: replaced only with replace
+    other = [("files", (sample.stem + ".md", SMALL, "text/markdown"))]
+    r = api.post("/v1/transcripts?preview=true", files=other, headers=key).json()["files"][0]
+    assert (r["status"], r["replaces"]) == ("exists", [sample.name])
+    r = api.post("/v1/transcripts?preview=true&replace=true", files=other, headers=key).json()["files"][0]
+    assert (r["status"], r["replaces"]) == ("updated", [sample.name])
+    # two files of one transcript in one upload: the second is refused, as the upload would be
+    r = api.post("/v1/transcripts?preview=true", files=[files[0], ("files", ("hopper.md", SMALL, "text/markdown"))],
+                 headers=key).json()["files"]
+    assert [f["status"] for f in r] == ["new", "refused"] and "would both be the transcript 'hopper'" in r[1]["reason"]
+    assert sorted(p.name for p in s.transcripts_dir.iterdir()) == before
+
+
 def test_second_concurrent_ingest_gets_409(keyed):
     api, _ = keyed
     manager = api.app.state.ingest
