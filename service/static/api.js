@@ -108,6 +108,7 @@ function applyResponse(turn, body) {
   turn.verified = body.verified !== false;
   turn.mode = typeof body.mode === "string" ? body.mode : "";
   turn.standalone_question = typeof body.standalone_question === "string" ? body.standalone_question : null;
+  turn.alternatives = typeof body.alternatives === "boolean" ? body.alternatives : null;
 }
 
 async function consumeStream(response, turn, on) {
@@ -145,14 +146,16 @@ async function consumeStream(response, turn, on) {
 }
 
 /** Ask /v1/chat and fill `turn` with the answer (streamed when the service streams); `filters`
- * ({transcripts, speakers}) limits what it may come from. */
-export async function ask(messages, turn, signal, on, filters = null) {
+ * ({transcripts, speakers}) limits what it may come from; `exclude`: passage ids not to answer
+ * from (another answer than one given). */
+export async function ask(messages, turn, signal, on, filters = null, exclude = null) {
   let response;
   try {
     response = await fetch("/v1/chat", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream, application/json" },
-      body: JSON.stringify({ messages, top_k: TOP_K, stream: true, ...(filters ? { filters } : {}) }),
+      body: JSON.stringify({ messages, top_k: TOP_K, stream: true, ...(filters ? { filters } : {}),
+        ...(exclude && exclude.length ? { exclude } : {}) }),
       signal,
     });
   } catch (err) {
@@ -218,4 +221,24 @@ export async function getTranscript(id, params = {}) {
     throw err;
   }
   return r.json();
+}
+
+/** POST /v1/topics: which transcripts and speakers talk about `topic` ({found, turns, transcripts,
+ * speakers, cells, track}); `track`: a speaker whose statements on it are also listed. Throws an
+ * ApiError in plain words. */
+export async function postTopics(topic, track = null, signal = undefined) {
+  let response;
+  try {
+    response = await fetch("/v1/topics", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ topic, ...(track ? { track } : {}) }),
+      signal,
+    });
+  } catch (err) {
+    if (signal && signal.aborted) throw err;
+    throw new ApiError(UNREACHABLE, "The service isn’t responding: it may be stopped or restarting. Try again in a moment.");
+  }
+  if (!response.ok) throw describeHttpError(response.status, await errorDetail(response));
+  return response.json();
 }

@@ -38,7 +38,7 @@ function clearTransient() {
 const hasScope = (s) => Boolean(s && (s.transcripts.length || s.speakers.length));
 
 /** Ask `text` (else what is in the box) within `scope` (else the conversation's). */
-export async function send(text, scope) {
+export async function send(text, scope, exclude = null) {
   const fromBox = text === undefined;
   const question = (fromBox ? els.input.value : text).trim();
   if (!question) return;
@@ -53,14 +53,15 @@ export async function send(text, scope) {
   clearTransient();
   const asked = JSON.parse(JSON.stringify(scope || store.current().scope));
   const userTurn = { id: store.newId(), role: "user", content: question, status: "sending", scope: hasScope(asked) ? asked : null };
-  const turn = { id: store.newId(), role: "assistant", content: "", sources: [], citations: [], status: "streaming", asked: question, elapsed: 0 };
+  const turn = { id: store.newId(), role: "assistant", content: "", sources: [], citations: [], status: "streaming", asked: question, elapsed: 0,
+    excluded: exclude || [] };
   const controller = new AbortController();
   // Another conversation opened meanwhile (which stops this request): this one keeps the question
   // as in flight, offered again as interrupted when it is opened; nothing lands in the other.
   const chat = store.current();
   const mine = () => store.current() === chat;
   const pending = ask(store.requestMessages(question), turn, controller.signal,
-    { sources: (t) => mine() && paint(t), token: (t) => mine() && repaintSoon(t) }, store.filtersOf(asked));
+    { sources: (t) => mine() && paint(t), token: (t) => mine() && repaintSoon(t) }, store.filtersOf(asked), exclude);
   const started = Date.now();
   const timer = setInterval(() => {
     turn.elapsed = Math.floor((Date.now() - started) / 1000);
@@ -177,11 +178,18 @@ function takeBack({ question, answer }) {
   store.save();
 }
 
+/** Ask the last question again. A built-in answer is the same every time, so another one is
+ * asked for: not from the passages it (and any answer it replaced) quoted; the service says
+ * beforehand whether there is one (`alternatives`: false, and no Regenerate is offered). */
 function regenerate() {
   const last = lastExchange();
   if (!last || busy) return;
+  const { answer } = last;
+  const exclude = answer.mode === "extractive" && !answer.abstained
+    ? [...new Set([...(answer.excluded || []), ...answer.sources.filter((s) => answer.citations.includes(s.n)).map((s) => s.id)])]
+    : null;
   takeBack(last);
-  send(last.question.content, last.question.scope || store.emptyScope());
+  send(last.question.content, last.question.scope || store.emptyScope(), exclude);
 }
 
 function edit(turn) {

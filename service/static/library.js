@@ -1,5 +1,5 @@
 /* library.js: the library panel (#library): the transcripts of the index with their title, kind,
- * speakers, length and date of ingest, searchable by title, file or speaker; "Read" opens one in
+ * topics (its most distinctive terms), speakers with their roles, length and date of ingest, searchable by title, file or speaker; "Read" opens one in
  * the reader, "Ask only about this" and each speaker's button scope the next questions
  * (scope.js). The list is fetched a page at a time when the panel opens and again when the index
  * changes; each transcript shows its first speakers and a "Show more" for the rest. The search
@@ -24,7 +24,7 @@ let found = null; // the same for the search text `found.q`
 let loading = null;
 let searches = 0; // an answer to an older search text is dropped
 let typing = null;
-let hooks = { read: () => {}, generation: () => {} };
+let hooks = { read: () => {}, generation: () => {}, loaded: () => {} };
 
 /** The summary of transcript `id` from the pages loaded (null when it is not among them). */
 export function summaryOf(id) {
@@ -49,6 +49,7 @@ function speakerButton(s) {
     type: "button", class: "speaker-toggle", "aria-pressed": pressed(isSpeakerScoped(s.name)), "data-speaker": s.name,
     onclick: () => toggleSpeaker(s.name),
   }, h("span", { class: "speaker-name" }, s.name), h("span", { class: "visually-hidden" }, ", "),
+  s.role ? h("span", { class: "speaker-role" }, s.role) : null, s.role ? h("span", { class: "visually-hidden" }, ", ") : null,
   h("span", { class: "speaker-turns" }, plural(s.turns, "turn", "turns"))));
 }
 
@@ -92,6 +93,7 @@ function item(t, q) {
   return h("li", { class: "transcript", "data-id": t.id },
     h("h3", { class: "t-title" }, t.title),
     h("p", { class: "t-meta" }, meta),
+    t.topics && t.topics.length ? h("p", { class: "t-topics" }, h("span", { class: "t-topics-label" }, "About: "), t.topics.join(" · ")) : null,
     t.source && t.source !== t.title ? h("p", { class: "t-file" }, t.source) : null,
     h("div", { class: "t-actions" },
       h("button", { type: "button", class: "btn btn-small t-read", "aria-haspopup": "dialog", onclick: (ev) => hooks.read(t, ev.currentTarget) },
@@ -111,8 +113,18 @@ function pageOf(body) {
     total: Number(body.total) || 0,
     transcript_count: Number(body.transcript_count) || 0,
     speaker_count: Number(body.speaker_count) || 0,
+    turn_count: Number(body.turn_count) || 0,
+    timed_hours: body.timed_hours == null ? null : Number(body.timed_hours),
     index_generation: body.index_generation,
   };
+}
+
+/** What the folder holds, in one line: "36 transcripts · 412 speakers · 9,876 turns · 12.5 hours
+ * recorded" (hours only when transcripts have timestamps). */
+export function overview(view) {
+  const hours = view.timed_hours ? `${view.timed_hours.toLocaleString(undefined, { maximumFractionDigits: 1 })} hours recorded` : "";
+  return [plural(view.transcript_count, "transcript", "transcripts"), plural(view.speaker_count, "speaker", "speakers"),
+    plural(view.turn_count, "turn", "turns"), hours].filter(Boolean).join(" · ");
 }
 
 /** "Show more transcripts" at the end of a view that has more than it shows. */
@@ -146,7 +158,7 @@ export function renderLibrary() {
   if (!view || (q && view.q !== q)) return; // the search is on its way
   els.list.replaceChildren(...view.transcripts.map((t) => item(t, q)), moreTranscripts(view) || "");
   els.count.textContent = !q
-    ? `${plural(listing.transcript_count, "transcript", "transcripts")} · ${plural(listing.speaker_count, "speaker", "speakers")}`
+    ? overview(listing)
     : view.total
       ? `${view.total.toLocaleString()} of ${plural(view.transcript_count, "transcript", "transcripts")} match “${q}”`
       : `No transcript or speaker matches “${q}”.`;
@@ -190,6 +202,7 @@ export function loadLibrary(force = false) {
   loading = getTranscripts({ limit: PAGE, speakers: SPEAKERS }).then((body) => {
     listing = pageOf(body);
     hooks.generation(listing.index_generation);
+    hooks.loaded(listing);
     const q = els.search.value.trim();
     if (q) search(q);
     else renderLibrary();
@@ -201,7 +214,7 @@ export function loadLibrary(force = false) {
   return loading;
 }
 
-/** Wire the search box (once, at start); `given`: {read(summary, opener), generation(g)}. */
+/** Wire the search box (once, at start); `given`: {read(summary, opener), generation(g), loaded(listing)}. */
 export function setUpLibrary(given) {
   hooks = { ...hooks, ...given };
   els.search.addEventListener("input", searchSoon);

@@ -4,7 +4,8 @@
  *   api.js (the service), store.js (the conversations), thread.js (the turns on the page),
  *   asking.js (sending, stop, retry, regenerate, edit, copy), render.js + richtext.js + dom.js (the
  *   nodes), composer.js (the question box), scope.js (what questions ask about), library.js,
- *   reader.js (a transcript, or a source inside it), chats.js (the saved list), panels.js (side
+ *   reader.js (a transcript, or a source inside it), explorer.js (a topic across the folder),
+ *   uploader.js (adding transcripts), chats.js (the saved list), panels.js (side
  *   panels and drawers), markdown.js (export), theme.js (dark / light).
  * Plain JS, no build step, no dependencies.
  */
@@ -14,14 +15,16 @@ import { actions, inFlight, send, setUpAsking, showInterrupted, stop } from "./a
 import { renderChats, setUpChats } from "./chats.js";
 import * as composer from "./composer.js";
 import { plural } from "./dom.js";
-import { loadLibrary, renderLibrary, setUpLibrary, summaryOf, syncLibrary } from "./library.js";
+import { setUpExplorer } from "./explorer.js";
+import { loadLibrary, overview, renderLibrary, setUpLibrary, summaryOf, syncLibrary } from "./library.js";
 import { conversationMarkdown, fileName } from "./markdown.js";
 import { closeDrawer, isWide, setUpPanels } from "./panels.js";
-import { closeReader, openTranscript, setGeneration, setUpReader } from "./reader.js";
+import { closeReader, openSource, openTranscript, setGeneration, setUpReader } from "./reader.js";
 import { renderStarters } from "./render.js";
 import { isTranscriptScoped, renderScope, setUpScope, toggleTranscript } from "./scope.js";
 import * as store from "./store.js";
 import { setUpTheme } from "./theme.js";
+import { setUpUploader } from "./uploader.js";
 import { announce, paintAll, setUpThread } from "./thread.js";
 
 const $ = (id) => document.getElementById(id);
@@ -144,6 +147,18 @@ window.addEventListener("storage", (ev) => {
   showConversation();
 });
 
+/* ------------------------------------------------------------------ links to a turn */
+
+/** `#read=<id>&turn=<n>` (a turn's link in the reader) opens that transcript at that turn. */
+function openLinkedTurn() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const id = params.get("read");
+  if (!id) return;
+  const turn = Math.max(0, Number.parseInt(params.get("turn") || "0", 10) || 0);
+  openTranscript(id, id, els.input, turn);
+}
+window.addEventListener("hashchange", openLinkedTurn);
+
 /* ------------------------------------------------------------------ start */
 
 setUpThread({ actions, busy: inFlight, empty: loadStarters });
@@ -156,7 +171,14 @@ setUpLibrary({
     openTranscript(t.id, t.title, isWide() ? opener : $("library-toggle"));
   },
   generation: setGeneration,
+  loaded: (listing) => {
+    const el = $("folder-overview");
+    el.textContent = listing.transcript_count ? `This folder holds ${overview(listing)}.` : "";
+    el.hidden = !listing.transcript_count;
+  },
 });
+setUpUploader({ added: () => { loadLibrary(true); refreshHealth(); }, announce });
+setUpExplorer({ openQuote: (source, opener) => openSource(source, 1, opener), announce });
 setUpReader({ isScoped: isTranscriptScoped, toggleScope: toggleTranscript, summary: summaryOf, announce });
 setUpChats({ open: openChat, removedCurrent: () => { stop(); store.startNew(); showConversation(); }, announce });
 setUpPanels({ library: () => { loadLibrary().then(renderLibrary); }, chats: renderChats });
@@ -168,4 +190,6 @@ store.restoreTab();
 showInterrupted();
 showConversation();
 refreshHealth();
+loadLibrary(); // the welcome says what the folder holds
+openLinkedTurn();
 if (!matchMedia("(pointer: coarse)").matches) els.input.focus();

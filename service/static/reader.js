@@ -1,7 +1,9 @@
 /* reader.js: the transcript reader (#reader). It owns reading a transcript as a conversation
  * (speakers, roles, timestamps, an interview's questions, turns), opening it from the library or
  * at a source of an answer (the passage's turn marked, its quoted sentences highlighted and
- * scrolled into view), Previous / Next source, "Ask only about this transcript", closing (button,
+ * scrolled into view), Previous / Next source, "Ask only about this transcript", find in the
+ * transcript (the CSS Custom Highlight API) and one speaker's turns, a link to each turn
+ * (`#read=<id>&turn=<n>`, opened by main.js), closing (button,
  * backdrop, Escape), Tab kept inside, and focus back on what opened it. A transcript is fetched a
  * page of turns at a time (the page holding a source's turn), with "Show earlier / later turns"
  * for the rest; each page once per index generation (api.js getTranscript).
@@ -98,11 +100,18 @@ function highlighted(text, passage, quotes) {
 
 /* ------------------------------------------------------------------ the transcript */
 
-function who(name, role, timestamp, media) {
+/** The page's address of turn `n` of transcript `id` (opening it opens the reader there). */
+export function turnHref(id, n) {
+  return `#read=${encodeURIComponent(id)}&turn=${n}`;
+}
+
+function who(name, role, timestamp, media, link = null) {
   return h("p", { class: "who" },
     h("span", { class: "speaker" }, name),
     role ? h("span", { class: "role" }, role) : null,
-    media ? mediaLink(media, timestamp, name) : timestamp ? h("span", { class: "timestamp" }, timestamp) : null);
+    media ? mediaLink(media, timestamp, name) : timestamp ? h("span", { class: "timestamp" }, timestamp) : null,
+    link ? h("a", { class: "turn-link", href: turnHref(link.id, link.n), "aria-label": `Link to turn ${link.n}` },
+      `Turn ${link.n}`) : null);
 }
 
 function introBlock(detail, target) {
@@ -129,17 +138,18 @@ function lineOf(s, t) {
   return line.startsWith(name) ? line.slice(name.length) : line;
 }
 
-function turnItem(t, target) {
+function turnItem(t, target, id) {
   const [first, last] = target ? passageTurns(target) : [-1, -1];
   const inside = target && t.number >= first && t.number <= last;
   const mine = inside ? highlighted(t.text, lineOf(target, t), target.quotes) : null;
   const current = target && target.turn === t.number;
-  const li = h("li", { class: `turn${inside ? " in-passage" : ""}${current ? " current" : ""}`, "data-turn": String(t.number) });
+  const li = h("li", { class: `turn${inside ? " in-passage" : ""}${current ? " current" : ""}`, "data-turn": String(t.number),
+    "data-speaker": t.speaker || "" });
   if (t.question) {
     li.append(h("div", { class: "turn-question" }, h("p", { class: "who" }, h("span", { class: "speaker" }, t.asked_by || "Question")),
       h("p", { class: "said" }, t.question)));
   }
-  li.append(who(t.speaker || "Unnamed speaker", t.role, t.timestamp, t.media_url),
+  li.append(who(t.speaker || "Unnamed speaker", t.role, t.timestamp, t.media_url, { id, n: t.number }),
     h("p", { class: "said" }, mine ? mine.nodes : t.text));
   return { li, mine };
 }
@@ -158,7 +168,7 @@ function moreTurns(detail, list, range, earlier) {
       const offset = earlier ? Math.max(0, range.first - TURNS) : range.end;
       const page = await load(detail.id, { offset, limit: earlier ? range.first - offset : TURNS });
       if (token !== shown) return;
-      const items = page.turns.map((t) => turnItem(t, null).li);
+      const items = page.turns.map((t) => turnItem(t, null, detail.id).li);
       if (earlier) {
         list.prepend(...items);
         range.first = page.offset;
@@ -189,7 +199,7 @@ function renderTranscript(detail, target) {
   }
   const list = h("ol", { class: "turns" });
   for (const t of detail.turns) {
-    const { li, mine } = turnItem(t, target);
+    const { li, mine } = turnItem(t, target, detail.id);
     if (mine && (!hit || t.number === target.turn)) hit = li;
     list.append(li);
   }
@@ -217,9 +227,92 @@ function scopeButton(id, title) {
   }, "Ask only about this transcript");
 }
 
-function fillTools(id, title, media, hit) {
+/* ------------------------------------------------------------------ find, and one speaker's turns */
+
+const find = { ranges: [], at: -1 };
+
+/** Every place the turns shown (not hidden by the speaker filter) say `q`, case ignored, as Ranges. */
+function matches(q) {
+  const needle = q.trim().toLocaleLowerCase();
+  const out = [];
+  if (!needle) return out;
+  for (const said of els.body.querySelectorAll(".turn:not([hidden]) .said")) {
+    const walker = document.createTreeWalker(said, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.data.toLocaleLowerCase();
+      for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) {
+        const range = new Range();
+        range.setStart(node, i);
+        range.setEnd(node, i + needle.length);
+        out.push(range);
+      }
+    }
+  }
+  return out;
+}
+
+/** Paint the matches (the CSS Custom Highlight API: no node of the transcript is changed) and say where we are. */
+function paintFind(count) {
+  if (globalThis.CSS && CSS.highlights) {
+    CSS.highlights.set("find", new Highlight(...find.ranges));
+    CSS.highlights.set("find-current", new Highlight(...(find.at >= 0 ? [find.ranges[find.at]] : [])));
+  }
+  const q = els.tools.querySelector(".find-input")?.value.trim();
+  count.textContent = !q ? "" : find.ranges.length ? `${find.at + 1} of ${find.ranges.length}` : "No match";
+  const range = find.ranges[find.at];
+  if (range) range.startContainer.parentElement.closest(".turn").scrollIntoView({ block: "center", behavior: "instant" });
+}
+
+function search(input, count) {
+  find.ranges = matches(input.value);
+  find.at = find.ranges.length ? 0 : -1;
+  paintFind(count);
+}
+
+function step(count, delta) {
+  if (!find.ranges.length) return;
+  find.at = (find.at + delta + find.ranges.length) % find.ranges.length;
+  paintFind(count);
+}
+
+function clearFind() {
+  find.ranges = [];
+  find.at = -1;
+  if (globalThis.CSS && CSS.highlights) {
+    CSS.highlights.delete("find");
+    CSS.highlights.delete("find-current");
+  }
+}
+
+/** Find in the transcript (Enter: the next match; Shift+Enter: the one before) and a speaker filter. */
+function readingTools(detail) {
+  const count = h("span", { class: "find-count", role: "status" });
+  const input = h("input", { type: "search", class: "find-input", "aria-label": "Find in this transcript",
+    placeholder: "Find in this transcript", autocomplete: "off" });
+  input.addEventListener("input", () => search(input, count));
+  input.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Enter") return;
+    ev.preventDefault();
+    step(count, ev.shiftKey ? -1 : 1);
+  });
+  const prev = h("button", { type: "button", class: "btn btn-small btn-ghost", "aria-label": "Previous match", onclick: () => step(count, -1) }, "‹");
+  const next = h("button", { type: "button", class: "btn btn-small btn-ghost", "aria-label": "Next match", onclick: () => step(count, 1) }, "›");
+  const names = [...new Set(detail.turns.map((t) => t.speaker).filter(Boolean))].sort((a, b) => a.localeCompare(b));
+  const filter = h("select", { class: "speaker-filter", "aria-label": "Show the turns of" },
+    h("option", { value: "" }, "Every speaker"), ...names.map((n) => h("option", { value: n }, n)));
+  filter.addEventListener("change", () => {
+    for (const li of els.body.querySelectorAll(".turn[data-speaker]")) li.hidden = Boolean(filter.value) && li.dataset.speaker !== filter.value;
+    const shown = els.body.querySelectorAll(".turn[data-speaker]:not([hidden])").length;
+    hooks.announce(filter.value ? `${plural(shown, "turn", "turns")} by ${filter.value}.` : "Every speaker’s turns.");
+    search(input, count);
+  });
+  return h("div", { class: "reading-tools" }, input, prev, next, count, names.length > 1 ? filter : null);
+}
+
+function fillTools(id, title, media, hit, detail = null) {
   // the tools are rebuilt when the transcript arrives: a focused one hands focus to its successor
   const focused = els.tools.contains(document.activeElement) ? document.activeElement.textContent : null;
+  clearFind();
   const tools = [scopeButton(id, title)];
   const href = media ? safeHref(media) : null;
   if (href) tools.push(mediaLink(href, "", title));
@@ -227,6 +320,7 @@ function fillTools(id, title, media, hit) {
     tools.push(h("button", { type: "button", class: "btn btn-small btn-ghost", onclick: () => reveal(hit) }, "Back to the passage"));
     tools.push(h("p", { class: "legend" }, h("mark", null, "Highlighted"), " sentences are quoted in the answer."));
   }
+  if (detail && detail.turns.length) tools.push(readingTools(detail));
   els.tools.replaceChildren(...tools);
   if (focused !== null) {
     const same = [...els.tools.querySelectorAll("button, a[href]")].find((el) => el.textContent === focused);
@@ -247,6 +341,7 @@ function reveal(el) {
 /* ------------------------------------------------------------------ filling the dialog */
 
 function sourceKicker(turn, s) {
+  if (turn.kicker) return turn.kicker; // a quote opened from the topic explorer
   return `Source ${s.n} of ${turn.sources.length}${turn.citations.includes(s.n) ? " · cited in the answer" : ""}`;
 }
 
@@ -275,7 +370,7 @@ async function fillSource() {
     if (!hit) throw new Error("the passage is not in the transcript any more");
     els.body.replaceChildren(...nodes);
     els.body.dataset.state = "transcript";
-    fillTools(s.transcript, detail.title, detail.media_url, hit);
+    fillTools(s.transcript, detail.title, detail.media_url, hit, detail);
     keepFocusInside();
     reveal(hit);
   } catch (err) {
@@ -300,14 +395,19 @@ async function fillTranscript() {
   els.body.replaceChildren(h("p", { class: "loading" }, "Loading the transcript…"));
   els.body.dataset.state = "loading";
   try {
-    const detail = await load(id);
+    const detail = await load(id, state.turn ? { turn: state.turn } : {});
     if (token !== shown) return;
     els.title.textContent = detail.title;
     els.meta.textContent = describe(detail);
-    fillTools(id, detail.title, detail.media_url, null);
+    fillTools(id, detail.title, detail.media_url, null, detail);
     els.body.replaceChildren(...renderTranscript(detail, null).nodes);
     els.body.dataset.state = "transcript";
     els.body.scrollTop = 0;
+    const at = state.turn ? els.body.querySelector(`.turn[data-turn="${state.turn}"]`) : null;
+    if (at) {
+      at.classList.add("current");
+      reveal(at);
+    }
     keepFocusInside();
   } catch (err) {
     if (token !== shown) return;
@@ -323,9 +423,9 @@ function show(opener) {
   els.close.focus();
 }
 
-/** Read transcript `id` from the start. */
-export function openTranscript(id, title, opener) {
-  state = { mode: "transcript", id, title, opener };
+/** Read transcript `id` from the start, or at turn `turn` (marked, and scrolled to). */
+export function openTranscript(id, title, opener, turn = 0) {
+  state = { mode: "transcript", id, title, opener, turn };
   show(opener);
   return fillTranscript();
 }
@@ -343,7 +443,7 @@ export function closeReader() {
   if (els.dialog.open) els.dialog.close();
 }
 
-function step(delta) {
+function stepSource(delta) {
   if (!state || state.mode !== "source") return;
   const { turn } = state;
   const index = turn.sources.findIndex((s) => s.n === state.n) + delta;
@@ -357,8 +457,8 @@ function step(delta) {
 export function setUpReader(given) {
   hooks = { ...hooks, ...given };
   els.close.addEventListener("click", () => els.dialog.close());
-  els.prev.addEventListener("click", () => step(-1));
-  els.next.addEventListener("click", () => step(1));
+  els.prev.addEventListener("click", () => stepSource(-1));
+  els.next.addEventListener("click", () => stepSource(1));
   els.dialog.addEventListener("click", (ev) => { if (ev.target === els.dialog) els.dialog.close(); });
   // Keep Tab inside the open dialog: past the last control it comes back to the first.
   els.dialog.addEventListener("keydown", (ev) => {
@@ -377,6 +477,7 @@ export function setUpReader(given) {
     }
   });
   els.dialog.addEventListener("close", () => {
+    clearFind();
     const opener = state && state.opener;
     state = null;
     shown++;

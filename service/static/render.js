@@ -164,8 +164,12 @@ function renderAssistant(turn, actions) {
       tools.append(h("button", { type: "button", class: "btn btn-small btn-ghost copy", "aria-label": "Copy the answer with its sources",
         onclick: (ev) => actions.copy(turn, ev.currentTarget) }, icon(ICONS.copy), h("span", null, "Copy")));
     }
-    tools.append(h("button", { type: "button", class: "btn btn-small btn-ghost regenerate", "aria-label": "Regenerate the answer", hidden: true,
-      onclick: () => actions.regenerate() }, icon(ICONS.redo), h("span", null, "Regenerate")));
+    if (turn.alternatives === false) { // a built-in answer with nothing after it: Regenerate would give it again
+      tools.append(h("p", { class: "regenerate no-other", hidden: true }, "The transcripts give no other answer to this question."));
+    } else {
+      tools.append(h("button", { type: "button", class: "btn btn-small btn-ghost regenerate", "aria-label": "Regenerate the answer", hidden: true,
+        onclick: () => actions.regenerate() }, icon(ICONS.redo), h("span", null, "Regenerate")));
+    }
     meta.append(tools);
     el.append(meta);
   }

@@ -147,6 +147,8 @@ function cleanTurn(t) {
     sources: Array.isArray(t.sources) ? t.sources.map(cleanSource) : [],
     citations: Array.isArray(t.citations) ? t.citations.map(Number) : [],
     scope: t.scope ? cleanScope(t.scope) : null,
+    alternatives: typeof t.alternatives === "boolean" ? t.alternatives : null,
+    excluded: Array.isArray(t.excluded) ? t.excluded.filter((v) => typeof v === "string") : [],
   };
 }
 

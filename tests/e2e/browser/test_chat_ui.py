@@ -34,7 +34,7 @@ def test_status_line_and_starter_questions(page, server):
     starters = page.locator("#starters button")
     expect(starters).to_have_text(questions)
     expect(page.get_by_role("heading", name="Ask the transcripts")).to_be_visible()
-    expect(page.get_by_role("heading", name="Questions asked in the transcripts")).to_be_visible()
+    expect(page.get_by_role("heading", name="Try asking about the folder’s topics")).to_be_visible()
 
     starters.first.click()
     chat = Chat(page)

@@ -29,7 +29,9 @@ def test_the_library_lists_searches_and_reads_the_transcripts(open_page, corpus,
     items = page.locator("#transcript-list .transcript")
     expect(items).to_have_count(len(transcripts))
     speakers = {s["name"] for t in transcripts for s in t["speakers"]}
-    expect(page.locator("#library-count")).to_have_text(f"{len(transcripts)} transcripts · {len(speakers)} speakers")
+    turns = sum(t["turns"] for t in transcripts)
+    expect(page.locator("#library-count")).to_have_text(
+        f"{len(transcripts)} transcripts · {len(speakers)} speakers · {turns:,} turns")
     for i, t in enumerate(transcripts):
         item = items.nth(i)
         expect(item.locator(".t-title")).to_have_text(t["title"])
@@ -40,6 +42,11 @@ def test_the_library_lists_searches_and_reads_the_transcripts(open_page, corpus,
             f"{t['kind'].capitalize()} · {n} speaker{'s' if n != 1 else ''} · {t['turns']} turns · added {date}")
         expect(item.locator(".speaker-toggle")).to_have_count(n)
         expect(item.locator(".speaker-name")).to_have_text([s["name"] for s in t["speakers"]])
+        # what it is about: its most distinctive terms; each speaker's role where it is known
+        assert t["topics"], t["id"]
+        expect(item.locator(".t-topics")).to_have_text("About: " + " · ".join(t["topics"]))
+        roles = [s["role"] for s in t["speakers"] if s["role"]]
+        expect(item.locator(".speaker-role")).to_have_text(roles)
     if size == "phone":  # a drawer over the page: the rest cannot be reached until it closes
         box = library.bounding_box()
         assert box["x"] <= 1 and box["width"] >= PHONE["width"] - 1
@@ -160,3 +167,20 @@ def test_questions_about_one_speaker_and_the_scope_kept_with_the_chat(open_page,
     page.get_by_role("button", name="Clear: ask about every transcript").click()
     expect(page.locator("#scope")).to_be_hidden()
     expect(page.locator("#announcer")).to_have_text("Questions now ask about every transcript.")
+
+
+def test_the_first_screen_says_what_the_folder_holds(open_page, corpus):
+    page = open_page(corpus.url)
+    body = httpx.get(f"{corpus.url}v1/transcripts").json()
+    n, speakers, turns = body["transcript_count"], body["speaker_count"], body["turn_count"]
+    expect(page.locator("#folder-overview")).to_have_text(
+        f"This folder holds {n} transcript{'s' if n != 1 else ''} · {speakers} speaker{'s' if speakers != 1 else ''}"
+        f" · {turns:,} turns.")
+    # the starters ask about the folder's topics, each of another kind, and none is declined
+    starters = httpx.get(f"{corpus.url}v1/starters", params={"n": 4}).json()["questions"]
+    topics = {t for tr in body["transcripts"] for t in tr["topics"]}
+    assert starters and all(any(q.rstrip("?.").endswith(f"about {t}") for t in topics) for q in starters), starters
+    if n > 1:
+        assert starters[0].startswith("Which transcripts talk about ")
+    expect(page.locator("#starters button")).to_have_text(starters)
+    shot(page, f"welcome-{corpus.name}-desktop")
