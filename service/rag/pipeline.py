@@ -32,7 +32,14 @@ from ingest import store as ix
 from ingest.embed import load_embedder
 from service.rag import followup, starters, topics
 from service.rag.abstain import NO_OTHER_TEXT, NOTHING_NEW_TEXT
-from service.rag.chat_types import ChatFilters, ChatRequest, ChatResponse, Message, Source, TopicRequest
+from service.rag.chat_types import (
+    ChatFilters,
+    ChatRequest,
+    ChatResponse,
+    Message,
+    Source,
+    TopicRequest,
+)
 from service.rag.errors import LLMError
 from service.rag.evidence import EvidenceBuilder
 from service.rag.extractive import Answer, ExtractiveAnswerer, Quote

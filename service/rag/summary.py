@@ -13,8 +13,10 @@ read as a summary, from the transcripts' structure alone (turns, speakers, title
 - **Whole sentences**: a point that a sentence record splits (a line break inside a sentence,
   or a run without full stops cut to length at ingest) is joined with the rest of its sentence
   from the same turn.
-- **Nothing twice**: a point whose words another point already says (the same words, or within
-  them) is left out.
+- **Nothing twice**: a point that says the same words as one before it (case and punctuation
+  aside) is left out. (Leaving out a point whose words lie within another's was tried: it cost
+  cited gold passages on the research meetings, "Where is X?" inside a longer question, and
+  bought nothing; bench/quality.py, session 11.)
 
 Every line keeps its citation; the quotes returned are the ones the sources highlight.
 """
@@ -90,11 +92,11 @@ def points(evidence: Evidence, chosen: list[Quote], scored: list[Quote]) -> list
     passages = {p.n: p for p in evidence.passages}
     at = {(q.n, q.index): q for q in scored}
     out: list[Point] = []
-    said: list[str] = []
+    said: set[str] = set()
 
     def new(quote: Quote) -> bool:
         w = _words(quote.text)
-        return bool(w) and not any(w in s or s in w for s in said)
+        return bool(w) and w not in said
 
     for q in sorted(chosen, key=lambda q: (q.n, q.start)):
         passage = passages[q.n]
@@ -102,9 +104,9 @@ def points(evidence: Evidence, chosen: list[Quote], scored: list[Quote]) -> list
         answer = answer_to(passage, q, at) if is_question(q.text) and q.index >= 0 else None
         if not new(q):
             continue
-        said.append(_words(q.text))
+        said.add(_words(q.text))
         if answer is not None and new(answer):
-            said.append(_words(answer.text))
+            said.add(_words(answer.text))
         else:
             answer = None
         out.append(Point(q, answer))

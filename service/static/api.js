@@ -26,7 +26,11 @@ export function asApiError(err) {
 
 /** The server's words without the request field they name ("messages[-1].content: the question is…"). */
 export function plainDetail(detail) {
-  const text = String(detail || "").replace(/^(?:messages|filters|body|top_k|stream)(?:\[-?\d+\]|\.\w+)*:\s*/, "").trim();
+  const text = String(detail || "")
+    .replace(/(^|;\s*)(?:messages|filters|body|top_k|stream|exclude)(?:\[-?\d+\]|\.\w+)*:\s*/g, "$1")
+    // the API's pointer for scripts; a person is told where to look instead
+    .replace(/\.?\s*GET \/v1\/transcripts lists[^.]*\.?$/, ". The library lists the transcripts and their speakers; change the choice above the question box.")
+    .trim();
   return text ? text[0].toUpperCase() + text.slice(1) : "";
 }
 

@@ -5,6 +5,7 @@
  */
 
 import { UNREACHABLE, asApiError, ask } from "./api.js";
+import { saveQuote } from "./board.js";
 import * as composer from "./composer.js";
 import { answerMarkdown } from "./markdown.js";
 import { openSource } from "./reader.js";
@@ -229,7 +230,7 @@ async function copy(turn, button) {
   setTimeout(() => { label.textContent = "Copy"; }, 1600);
 }
 /** What the rendered nodes do when clicked. */
-export const actions = { openSource, send, regenerate, edit, cancelEdit, submitEdit, copy };
+export const actions = { openSource, send, regenerate, edit, cancelEdit, submitEdit, copy, saveQuote };
 
 /** Wire Stop (once, at start); `given` = {unreachable() (check the service), settled() (the list follows)}. */
 export function setUpAsking(given) {

@@ -9,7 +9,7 @@
 
 import { getTranscript, getTranscripts } from "./api.js";
 import { h, plural } from "./dom.js";
-import { isSpeakerScoped, isTranscriptScoped, toggleSpeaker, toggleTranscript } from "./scope.js";
+import { isSpeakerScoped, isTranscriptScoped, scopedSpeakers, scopedTranscripts, toggleSpeaker, toggleTranscript } from "./scope.js";
 
 const $ = (id) => document.getElementById(id);
 const els = { list: $("transcript-list"), search: $("library-search"), count: $("library-count") };
@@ -24,7 +24,7 @@ let found = null; // the same for the search text `found.q`
 let loading = null;
 let searches = 0; // an answer to an older search text is dropped
 let typing = null;
-let hooks = { read: () => {}, generation: () => {}, loaded: () => {} };
+let hooks = { read: () => {}, generation: () => {}, loaded: () => {}, announce: () => {} };
 
 /** The summary of transcript `id` from the pages loaded (null when it is not among them). */
 export function summaryOf(id) {
@@ -44,10 +44,49 @@ function pressed(on) {
   return on ? "true" : "false";
 }
 
+/* A choice that would match nothing is offered greyed out, saying why: a speaker who speaks in
+ * none of the chosen transcripts, a transcript in which none of the chosen speakers speaks (the
+ * service would refuse the question). What the pages loaded do not say is not greyed. */
+function speaksInChosen(name) {
+  const ids = scopedTranscripts();
+  return !ids.length || ids.some((id) => {
+    const t = summaryOf(id);
+    return !t || t.speakers.some((s) => s.name === name) || (t.speakers_matching == null && speakerCount(t) > t.speakers.length);
+  });
+}
+
+function holdsChosen(t) {
+  const names = scopedSpeakers();
+  return !names.length || names.some((n) => t.speakers.some((s) => s.name === n)) || speakerCount(t) > t.speakers.length;
+}
+
+const IMPOSSIBLE = { speaker: "Speaks in none of the chosen transcripts", transcript: "None of the chosen speakers speaks in it" };
+
+/** Grey out (or not) one library button, by what is chosen now. */
+function markPossible(button, possible, why) {
+  const off = !possible && button.getAttribute("aria-pressed") !== "true";
+  button.classList.toggle("is-impossible", off);
+  if (off) {
+    button.setAttribute("aria-disabled", "true");
+    button.title = why;
+  } else {
+    button.removeAttribute("aria-disabled");
+    button.removeAttribute("title");
+  }
+}
+
+function choose(button, toggle) {
+  if (button.getAttribute("aria-disabled") === "true") {
+    hooks.announce(`${button.title}: choosing it would match nothing.`);
+    return;
+  }
+  toggle();
+}
+
 function speakerButton(s) {
   return h("li", null, h("button", {
     type: "button", class: "speaker-toggle", "aria-pressed": pressed(isSpeakerScoped(s.name)), "data-speaker": s.name,
-    onclick: () => toggleSpeaker(s.name),
+    onclick: (ev) => choose(ev.currentTarget, () => toggleSpeaker(s.name)),
   }, h("span", { class: "speaker-name" }, s.name), h("span", { class: "visually-hidden" }, ", "),
   s.role ? h("span", { class: "speaker-role" }, s.role) : null, s.role ? h("span", { class: "visually-hidden" }, ", ") : null,
   h("span", { class: "speaker-turns" }, plural(s.turns, "turn", "turns"))));
@@ -99,7 +138,7 @@ function item(t, q) {
       h("button", { type: "button", class: "btn btn-small t-read", "aria-haspopup": "dialog", onclick: (ev) => hooks.read(t, ev.currentTarget) },
         "Read", h("span", { class: "visually-hidden" }, ` “${t.title}”`)),
       h("button", { type: "button", class: "btn btn-small scope-toggle", "aria-pressed": pressed(isTranscriptScoped(t.id)), "data-id": t.id,
-        onclick: () => toggleTranscript({ id: t.id, title: t.title }) },
+        onclick: (ev) => choose(ev.currentTarget, () => toggleTranscript({ id: t.id, title: t.title })) },
       "Ask only about this", h("span", { class: "visually-hidden" }, ` transcript, “${t.title}”`))),
     names.length ? h("details", { class: "t-speakers", open: q && t.speakers_matching ? true : null },
       h("summary", null, h("span", { class: "visually-hidden" }, "Speakers: "), shownNames),
@@ -157,6 +196,7 @@ export function renderLibrary() {
   const view = q ? found : listing;
   if (!view || (q && view.q !== q)) return; // the search is on its way
   els.list.replaceChildren(...view.transcripts.map((t) => item(t, q)), moreTranscripts(view) || "");
+  syncLibrary();
   els.count.textContent = !q
     ? overview(listing)
     : view.total
@@ -190,8 +230,15 @@ function searchSoon() {
 
 /** Follow a scope change made elsewhere (a chip removed, the reader's button). */
 export function syncLibrary() {
-  for (const b of els.list.querySelectorAll(".scope-toggle")) b.setAttribute("aria-pressed", pressed(isTranscriptScoped(b.dataset.id)));
-  for (const b of els.list.querySelectorAll(".speaker-toggle")) b.setAttribute("aria-pressed", pressed(isSpeakerScoped(b.dataset.speaker)));
+  for (const b of els.list.querySelectorAll(".scope-toggle")) {
+    b.setAttribute("aria-pressed", pressed(isTranscriptScoped(b.dataset.id)));
+    const t = summaryOf(b.dataset.id);
+    markPossible(b, !t || holdsChosen(t), IMPOSSIBLE.transcript);
+  }
+  for (const b of els.list.querySelectorAll(".speaker-toggle")) {
+    b.setAttribute("aria-pressed", pressed(isSpeakerScoped(b.dataset.speaker)));
+    markPossible(b, speaksInChosen(b.dataset.speaker), IMPOSSIBLE.speaker);
+  }
 }
 
 /** Fetch the first page (again when `force`, or when the index generation moved on). */

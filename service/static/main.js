@@ -5,12 +5,13 @@
  *   asking.js (sending, stop, retry, regenerate, edit, copy), render.js + richtext.js + dom.js (the
  *   nodes), composer.js (the question box), scope.js (what questions ask about), library.js,
  *   reader.js (a transcript, or a source inside it), explorer.js (a topic across the folder),
- *   uploader.js (adding transcripts), chats.js (the saved list), panels.js (side
+ *   uploader.js (adding transcripts), board.js (the quote board), chats.js (the saved list), panels.js (side
  *   panels and drawers), markdown.js (export), theme.js (dark / light).
  * Plain JS, no build step, no dependencies.
  */
 
 import { getHealth, getStarters } from "./api.js";
+import { setUpBoard } from "./board.js";
 import { actions, inFlight, send, setUpAsking, showInterrupted, stop } from "./asking.js";
 import { renderChats, setUpChats } from "./chats.js";
 import * as composer from "./composer.js";
@@ -171,12 +172,14 @@ setUpLibrary({
     openTranscript(t.id, t.title, isWide() ? opener : $("library-toggle"));
   },
   generation: setGeneration,
+  announce,
   loaded: (listing) => {
     const el = $("folder-overview");
     el.textContent = listing.transcript_count ? `This folder holds ${overview(listing)}.` : "";
     el.hidden = !listing.transcript_count;
   },
 });
+setUpBoard({ openTurn: (q, opener) => openTranscript(q.transcript, q.title, opener, q.turn), announce });
 setUpUploader({ added: () => { loadLibrary(true); refreshHealth(); }, announce });
 setUpExplorer({ openQuote: (source, opener) => openSource(source, 1, opener), announce });
 setUpReader({ isScoped: isTranscriptScoped, toggleScope: toggleTranscript, summary: summaryOf, announce });

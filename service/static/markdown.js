@@ -15,7 +15,7 @@ import { scopeText } from "./render.js";
 const ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;" };
 
 /** Text that is not Markdown (a title, a speaker, a question, a quoted passage) made literal. */
-function escape(text) {
+export function escape(text) {
   return String(text).replace(/[&<>]/g, (c) => ENTITIES[c]).replace(/([\\`*_[\]#|])/g, "\\$1");
 }
 
@@ -82,4 +82,28 @@ export function fileName(chat) {
   const base = (chat.title || "transcript-chat").normalize("NFKD").replace(/[^\w\s-]/g, "").trim()
     .replace(/\s+/g, "-").slice(0, 60).toLowerCase();
   return `${base || "transcript-chat"}.md`;
+}
+
+/** The quote board as Markdown: each quote, then who said it, where and when. */
+export function boardMarkdown(quotes, exportedAt = new Date()) {
+  const lines = ["# Quote board", "", `Exported ${exportedAt.toISOString().slice(0, 10)}; ${quotes.length} quote${quotes.length === 1 ? "" : "s"}.`, ""];
+  for (const q of quotes) {
+    const where = [q.speaker, q.title || q.transcript, q.turn > 0 ? `turn ${q.turn}` : "", q.timestamp].filter(Boolean).join(", ");
+    lines.push(quoteBlock(`“${q.text}”`), ">", `> — ${escape(where)}`, "");
+  }
+  return lines.join("\n");
+}
+
+/** One CSV field: quoted, inner quotes doubled; a leading = + - @ (a spreadsheet formula) defused with a '. */
+function csvField(value) {
+  const text = String(value ?? "");
+  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+  return `"${safe.replace(/"/g, '""')}"`;
+}
+
+/** The quote board as CSV (RFC 4180, CRLF line ends), one row a quote. */
+export function boardCsv(quotes) {
+  const head = ["quote", "speaker", "transcript", "title", "turn", "timestamp", "saved"];
+  const rows = quotes.map((q) => [q.text, q.speaker, q.transcript, q.title, q.turn || "", q.timestamp, q.saved]);
+  return [head, ...rows].map((r) => r.map(csvField).join(",")).join("\r\n") + "\r\n";
 }

@@ -10,6 +10,7 @@
  */
 
 import { getTranscript } from "./api.js";
+import { saveQuote } from "./board.js";
 import { h, mediaLink, plural, safeHref, sourceHeading, speakerOf } from "./dom.js";
 
 const $ = (id) => document.getElementById(id);
@@ -100,9 +101,10 @@ function highlighted(text, passage, quotes) {
 
 /* ------------------------------------------------------------------ the transcript */
 
-/** The page's address of turn `n` of transcript `id` (opening it opens the reader there). */
-export function turnHref(id, n) {
-  return `#read=${encodeURIComponent(id)}&turn=${n}`;
+/** The fragment that names turn `n` of transcript `id`: the page opened with it opens the reader
+ * there (main.js), and the turn's element has it as its id (a same-page link has its target). */
+export function turnFragment(id, n) {
+  return `read=${encodeURIComponent(id)}&turn=${n}`;
 }
 
 function who(name, role, timestamp, media, link = null) {
@@ -110,7 +112,7 @@ function who(name, role, timestamp, media, link = null) {
     h("span", { class: "speaker" }, name),
     role ? h("span", { class: "role" }, role) : null,
     media ? mediaLink(media, timestamp, name) : timestamp ? h("span", { class: "timestamp" }, timestamp) : null,
-    link ? h("a", { class: "turn-link", href: turnHref(link.id, link.n), "aria-label": `Link to turn ${link.n}` },
+    link ? h("a", { class: "turn-link", href: `#${turnFragment(link.id, link.n)}`, "aria-label": `Link to turn ${link.n}` },
       `Turn ${link.n}`) : null);
 }
 
@@ -144,7 +146,7 @@ function turnItem(t, target, id) {
   const mine = inside ? highlighted(t.text, lineOf(target, t), target.quotes) : null;
   const current = target && target.turn === t.number;
   const li = h("li", { class: `turn${inside ? " in-passage" : ""}${current ? " current" : ""}`, "data-turn": String(t.number),
-    "data-speaker": t.speaker || "" });
+    "data-speaker": t.speaker || "", id: turnFragment(id, t.number), tabindex: "-1" });
   if (t.question) {
     li.append(h("div", { class: "turn-question" }, h("p", { class: "who" }, h("span", { class: "speaker" }, t.asked_by || "Question")),
       h("p", { class: "said" }, t.question)));
@@ -318,6 +320,11 @@ function fillTools(id, title, media, hit, detail = null) {
   if (href) tools.push(mediaLink(href, "", title));
   if (hit) {
     tools.push(h("button", { type: "button", class: "btn btn-small btn-ghost", onclick: () => reveal(hit) }, "Back to the passage"));
+    const s = state && state.mode === "source" ? state.turn.sources.find((x) => x.n === state.n) : null;
+    if (s && s.quotes.length) {
+      tools.push(h("button", { type: "button", class: "btn btn-small btn-ghost save-quote",
+        onclick: () => saveQuote({ ...s, text: s.quotes[0], speaker: speakerOf(s) }) }, "Save quote"));
+    }
     tools.push(h("p", { class: "legend" }, h("mark", null, "Highlighted"), " sentences are quoted in the answer."));
   }
   if (detail && detail.turns.length) tools.push(readingTools(detail));

@@ -1,7 +1,8 @@
 /* render.js: the elements of the conversation: one turn (a question, with its editor; an answer,
  * with its sources and tools; a notice) and the starter questions. It keeps no state: what a click
  * does is passed in as `actions` ({openSource(turn, n, opener), send(question, scope),
- * copy(turn, button), regenerate(), edit(turn), submitEdit(turn, text), cancelEdit(turn)}).
+ * copy(turn, button), regenerate(), edit(turn), submitEdit(turn, text), cancelEdit(turn),
+ * saveQuote(quote)}).
  */
 
 import { ICONS, h, icon, mediaLink, plural, speakerOf } from "./dom.js";
@@ -34,6 +35,10 @@ function sourceCard(turn, source, actions) {
       ),
     ),
     mediaLink(source.media_url, source.timestamp, speakerOf(source)),
+    source.quotes.length && actions.saveQuote ? h("button", {
+      type: "button", class: "btn btn-small btn-ghost save-quote", "aria-label": `Save the quote of source ${source.n} to the quote board`,
+      onclick: () => actions.saveQuote({ ...source, text: source.quotes[0], speaker: speakerOf(source) }),
+    }, "Save quote") : null,
   );
 }
 

@@ -1,19 +1,22 @@
 /* scope.js: what the next questions of this conversation ask about: some transcripts and/or some
  * speakers, chosen in the library or the reader, kept with the conversation (store.js) and sent as
  * the chat request's `filters`. It owns the chips above the question box (each removable, and
- * Clear) and tells screen readers what changed.
+ * Clear; their label says how they combine: any of the transcripts, and within them any of the
+ * speakers) and tells screen readers what changed.
  */
 
 import { ICONS, h, icon } from "./dom.js";
 import * as store from "./store.js";
 
 const $ = (id) => document.getElementById(id);
-const els = { wrap: $("scope"), chips: $("scope-chips"), clear: $("scope-clear"), input: $("question") };
+const els = { wrap: $("scope"), label: $("scope-label"), chips: $("scope-chips"), clear: $("scope-clear"), input: $("question") };
 let hooks = { announce: () => {}, changed: () => {} };
 
 const scope = () => store.current().scope;
 export const isTranscriptScoped = (id) => scope().transcripts.some((t) => t.id === id);
 export const isSpeakerScoped = (name) => scope().speakers.includes(name);
+export const scopedTranscripts = () => scope().transcripts.map((t) => t.id);
+export const scopedSpeakers = () => [...scope().speakers];
 
 function describe(s) {
   const parts = [...s.transcripts.map((t) => `“${t.title}”`), ...s.speakers];
@@ -48,9 +51,21 @@ function chip(kind, label, remove) {
       icon(ICONS.close)));
 }
 
+/** How the chips combine, in words: any of the transcripts, and within them any of the speakers. */
+export function scopeLabel(s) {
+  const nt = s.transcripts.length;
+  const ns = s.speakers.length;
+  const speakers = ns > 1 ? "any of these speakers" : "this speaker";
+  const transcripts = nt > 1 ? "any of these transcripts" : "this transcript";
+  if (nt && ns) return `Asking only about what ${speakers} said, in ${transcripts}:`;
+  if (ns) return `Asking only about what ${speakers} said:`;
+  return `Asking only about ${transcripts}:`;
+}
+
 /** The chips for the current conversation's scope (hidden when it has none). */
 export function renderScope() {
   const s = scope();
+  els.label.textContent = scopeLabel(s);
   const chips = [
     ...s.transcripts.map((t) => chip("transcript", t.title, () => {
       update({ ...s, transcripts: s.transcripts.filter((x) => x.id !== t.id) }, els.input);

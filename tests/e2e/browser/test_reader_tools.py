@@ -41,6 +41,7 @@ def test_find_a_speakers_turns_and_a_link_to_each_turn(open_page, hearing_server
     first = reader.locator(".turn[data-turn]").first
     expect(first.locator(".turn-link")).to_have_text(f"Turn {every[0]['number']}")
     expect(first.locator(".turn-link")).to_have_attribute("href", f"#read={HEARING}&turn={every[0]['number']}")
+    expect(first).to_have_attribute("id", f"read={HEARING}&turn={every[0]['number']}")  # the link's target
 
     # find: every match in the turns, counted; Enter goes to the next, in view
     want = sum(len(re.findall(re.escape(WORD), t["text"].lower())) for t in every)
