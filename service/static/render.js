@@ -36,7 +36,7 @@ function sourceCard(turn, source, actions) {
     ),
     mediaLink(source.media_url, source.timestamp, speakerOf(source)),
     source.quotes.length && actions.saveQuote ? h("button", {
-      type: "button", class: "btn btn-small btn-ghost save-quote", "aria-label": `Save the quote of source ${source.n} to the quote board`,
+      type: "button", class: "btn btn-small btn-ghost save-quote", "aria-label": `Save quote of source ${source.n} to the quote board`,
       onclick: () => actions.saveQuote({ ...source, text: source.quotes[0], speaker: speakerOf(source) }),
     }, "Save quote") : null,
   );

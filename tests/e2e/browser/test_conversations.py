@@ -115,19 +115,27 @@ def test_export_copy_regenerate_and_edit(open_page, corpus):
         for q in s["quotes"]:
             assert f"> {' '.join(q.split())}" in copied
 
-    second = ui.ask(corpus.follow_up)
+    second, again, _ = ask_and_capture(ui, corpus.follow_up)
     # Regenerate and Edit only on the last exchange
-    expect(first.get_by_role("button", name="Regenerate the answer")).to_be_hidden()
+    expect(first.locator(".regenerate")).to_be_hidden()
     expect(page.locator(".msg.user").first.get_by_role("button", name="Edit the question")).to_be_hidden()
-    regenerate = second.get_by_role("button", name="Regenerate the answer")
-    expect(regenerate).to_be_visible()
-    with page.expect_request(lambda r: r.url.endswith("/v1/chat")) as sent:
-        regenerate.click()
-    page.wait_for_selector(".msg.assistant[data-status=done] >> nth=1")
-    assert [m["content"] for m in sent.value.post_data_json["messages"]] == [
-        corpus.question, body["answer"], corpus.follow_up]
-    expect(page.locator(".msg.assistant")).to_have_count(2)
-    expect(page.locator(".msg.user .bubble")).to_have_text([corpus.question, corpus.follow_up])
+    if again["alternatives"] is False:  # built-in, and the next passages hold no other answer: said so, no button
+        expect(second.locator(".no-other")).to_have_text("The transcripts give no other answer to this question.")
+        expect(second.get_by_role("button", name="Regenerate the answer")).to_have_count(0)
+    else:
+        regenerate = second.get_by_role("button", name="Regenerate the answer")
+        expect(regenerate).to_be_visible()
+        quoted = [s["id"] for s in again["sources"] if s["n"] in again["citations"]]
+        with page.expect_request(lambda r: r.url.endswith("/v1/chat")) as sent:
+            regenerate.click()
+        page.wait_for_selector(".msg.assistant[data-status=done] >> nth=1")
+        assert [m["content"] for m in sent.value.post_data_json["messages"]] == [
+            corpus.question, body["answer"], corpus.follow_up]
+        # a built-in answer is the same each time: another one is asked for, not from its passages
+        if again["mode"] == "extractive":
+            assert sent.value.post_data_json.get("exclude") == (quoted or None)
+        expect(page.locator(".msg.assistant")).to_have_count(2)
+        expect(page.locator(".msg.user .bubble")).to_have_text([corpus.question, corpus.follow_up])
 
     # Edit the last question: it is asked instead, the answer replaced
     edit = page.locator(".msg.user").last.get_by_role("button", name="Edit the question")

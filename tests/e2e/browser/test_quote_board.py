@@ -23,9 +23,9 @@ def test_quotes_are_saved_listed_exported_and_kept(open_page, corpus, scheme):
     cited = [s for s in body["sources"] if s["n"] in body["citations"] and s["quotes"]]
     assert cited, body
     first = cited[0]
-    msg.get_by_role("button", name=f"Save the quote of source {first['n']} to the quote board").click()
+    msg.get_by_role("button", name=f"Save quote of source {first['n']} to the quote board").click()
     expect(page.locator("#announcer")).to_contain_text("Saved to the quote board (1 quote)")
-    msg.get_by_role("button", name=f"Save the quote of source {first['n']} to the quote board").click()
+    msg.get_by_role("button", name=f"Save quote of source {first['n']} to the quote board").click()
     expect(page.locator("#announcer")).to_contain_text("already on the quote board")
 
     # the same passage opened in the reader: its quote is already there; another source's is not
