@@ -143,3 +143,20 @@ def test_exclude_is_checked_like_the_rest_of_the_request(library_client):
     assert r.status_code == 422
     r = library_client.post("/v1/chat", json={"messages": msgs, "exclude": ["no-such-passage"]})
     assert r.status_code == 200 and not r.json()["abstained"]  # an id the index lacks excludes nothing
+
+
+def test_who_talked_about_a_topic_names_the_speakers_the_most_first(library_client):
+    body = ask(library_client, "Who talked about the wage subsidy?")
+    assert not body["abstained"], body["answer"]
+    head, listed = body["answer"].split("\n\n", 1)
+    assert head in ("These speakers talk about this, the most first:", "One speaker talks about this:")
+    lines = [line for line in listed.split("\n") if line[:1].isdigit()]
+    assert lines and len(lines) == len(body["sources"]) == len({s["speaker"] for s in body["sources"]})
+    for n, (line, source) in enumerate(zip(lines, body["sources"], strict=True), 1):
+        # "1. **Bill Morneau** (Minister of Finance): 3 turns on it, in …. “…” [1]": one source a speaker
+        assert line.startswith(f"{n}. **{source['speaker']}**") and f"[{n}]" in line
+        assert source["quotes"] and source["quotes"][0] in line
+    assert all(int(re.search(r"(\d+) turns? on it", line).group(1)) >= 1 for line in lines)
+    # "Who raised …?" asks who said one thing: the sentence that says it, under its speaker
+    raised = ask(library_client, "Who raised the deficit?")
+    assert raised["answer"].startswith("Pierre Poilievre: “")
